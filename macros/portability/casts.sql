@@ -1,0 +1,92 @@
+{#- A cast that yields null instead of failing, on every engine. -#}
+{% macro try_cast(expression, data_type) %}
+    {{ return(adapter.dispatch('try_cast', 'strata')(expression, data_type)) }}
+{% endmacro %}
+
+{% macro default__try_cast(expression, data_type) -%}
+    try_cast({{ expression }} as {{ data_type }})
+{%- endmacro %}
+
+
+{#- Text (ISO-8601, optional offset; no offset means UTC) to a timestamp without time zone that
+    holds the UTC instant; null when the text is not a timestamp. -#}
+{% macro parse_utc_timestamp(expression) %}
+    {{ return(adapter.dispatch('parse_utc_timestamp', 'strata')(expression)) }}
+{% endmacro %}
+
+{#- The profile pins DuckDB's TimeZone to UTC, which makes text without an offset UTC; timezone()
+    then drops the zone without shifting the instant. -#}
+{% macro duckdb__parse_utc_timestamp(expression) -%}
+    timezone('UTC', try_cast({{ expression }} as timestamptz))
+{%- endmacro %}
+
+{% macro default__parse_utc_timestamp(expression) -%}
+    try_cast({{ expression }} as timestamp)
+{%- endmacro %}
+
+
+{#- Any value as trimmed text; blank text becomes null. -#}
+{% macro clean_text(expression) -%}
+    nullif(trim(cast({{ expression }} as {{ dbt.type_string() }})), '')
+{%- endmacro %}
+
+
+{#- A timestamp literal for the moment this dbt invocation started (UTC). -#}
+{% macro run_started_at_literal() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+
+{#- True when `expression` matches the regular expression `pattern` (a Jinja string). -#}
+{% macro regex_matches(expression, pattern) %}
+    {{ return(adapter.dispatch('regex_matches', 'strata')(expression, pattern)) }}
+{% endmacro %}
+
+{% macro default__regex_matches(expression, pattern) -%}
+    ({{ expression }} rlike {{ strata_quote_literal(pattern) }})
+{%- endmacro %}
+
+{% macro duckdb__regex_matches(expression, pattern) -%}
+    regexp_matches({{ expression }}, {{ strata_quote_literal(pattern) }})
+{%- endmacro %}
+
+
+{#- Text to boolean: true/false, t/f, yes/no, y/n, 1/0 in any case; anything else is null. -#}
+{% macro parse_boolean(expression) -%}
+    case
+        when lower({{ expression }}) in ('true', 't', 'yes', 'y', '1') then true
+        when lower({{ expression }}) in ('false', 'f', 'no', 'n', '0') then false
+    end
+{%- endmacro %}
+
+
+{#- Builds a list of reason codes as one comma-separated text, in the order given; null when no
+    condition holds. `checks` is a list of (condition, code) pairs. -#}
+{% macro reason_list(checks) -%}
+    nullif(concat_ws(', '
+        {%- for condition, code in checks %},
+        case when {{ condition }} then '{{ code }}' end
+        {%- endfor %}
+    ), '')
+{%- endmacro %}
+
+
+{#- Timestamps later than this are quarantined as being in the future: the build's start plus
+    var('future_tolerance_minutes') for clock skew between systems. -#}
+{% macro future_limit() -%}
+    {{ dbt.dateadd('minute', var('future_tolerance_minutes'), run_started_at_literal()) }}
+{%- endmacro %}
+
+
+{#- Whole seconds from `start` to `end` (negative when `end` is earlier); null if either is null. -#}
+{% macro seconds_between(start, end) %}
+    {{ return(adapter.dispatch('seconds_between', 'strata')(start, end)) }}
+{% endmacro %}
+
+{% macro default__seconds_between(start, end) -%}
+    (unix_timestamp({{ end }}) - unix_timestamp({{ start }}))
+{%- endmacro %}
+
+{% macro duckdb__seconds_between(start, end) -%}
+    date_diff('second', {{ start }}, {{ end }})
+{%- endmacro %}

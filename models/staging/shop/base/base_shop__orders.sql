@@ -1,0 +1,202 @@
+-- Every raw order row, parsed, checked and given exactly one disposition: clean, superseded (an
+-- older version of an order), excluded (internal or test user) or quarantined (with reasons).
+-- Materialised once per build so the clean view, the quarantine and the reconciliation all read
+-- the same parsed rows instead of parsing the raw files three times.
+
+with
+
+source as (
+    select * from {{ source('shop', 'orders') }}
+),
+
+currency_rates as (
+    select * from {{ ref('currency_rates') }}
+),
+
+excluded_users as (
+    select * from {{ ref('excluded_users') }}
+),
+
+as_text as (
+    -- Only the contract's columns go past this point: extra raw columns (PII) stop here.
+    select
+        _strata_source_file as source_file,
+        _strata_source_row as source_row,
+        cast(order_id as {{ dbt.type_string() }}) as raw_order_id,
+        cast(user_id as {{ dbt.type_string() }}) as raw_user_id,
+        cast(ordered_at as {{ dbt.type_string() }}) as raw_ordered_at,
+        cast(status as {{ dbt.type_string() }}) as raw_status,
+        cast(amount as {{ dbt.type_string() }}) as raw_amount,
+        cast(currency as {{ dbt.type_string() }}) as raw_currency,
+        cast(updated_at as {{ dbt.type_string() }}) as raw_updated_at
+    from source
+),
+
+parsed as (
+    select
+        *,
+        {{ clean_text('raw_order_id') }} as order_id,
+        {{ clean_text('raw_user_id') }} as user_id,
+        {{ parse_utc_timestamp(clean_text('raw_ordered_at')) }} as ordered_at,
+        {{ parse_utc_timestamp(clean_text('raw_updated_at')) }} as updated_at,
+        lower({{ clean_text('raw_status') }}) as status,
+        {{ try_cast(clean_text('raw_amount'), 'decimal(18, 2)') }} as original_amount,
+        upper({{ clean_text('raw_currency') }}) as original_currency,
+        {{ generate_surrogate_key([
+            'raw_order_id', 'raw_user_id', 'raw_ordered_at', 'raw_status', 'raw_amount',
+            'raw_currency', 'raw_updated_at'
+        ]) }} as row_hash
+    from as_text
+),
+
+-- A rate holds from its month until the currency's next rate: a month without its own rate uses
+-- the latest earlier one.
+rate_spells as (
+    select
+        currency_code,
+        units_per_usd,
+        rate_month as valid_from_month,
+        lead(rate_month) over (
+            partition by currency_code order by rate_month asc nulls last
+        ) as valid_to_month
+    from currency_rates
+),
+
+known_currencies as (
+    select distinct currency_code from currency_rates
+),
+
+converted as (
+    select
+        parsed.*,
+        known_currencies.currency_code is not null as is_known_currency,
+        order_rate.units_per_usd as order_units_per_usd,
+        reporting_rate.units_per_usd as reporting_units_per_usd
+    from parsed
+    left join known_currencies
+        on parsed.original_currency = known_currencies.currency_code
+    left join rate_spells as order_rate
+        on
+            parsed.original_currency = order_rate.currency_code
+            and cast({{ dbt.date_trunc('month', 'parsed.ordered_at') }} as date)
+            >= order_rate.valid_from_month
+            and (
+                cast({{ dbt.date_trunc('month', 'parsed.ordered_at') }} as date)
+                < order_rate.valid_to_month
+                or order_rate.valid_to_month is null
+            )
+    left join rate_spells as reporting_rate
+        on
+            reporting_rate.currency_code = '{{ var("reporting_currency") }}'
+            and cast({{ dbt.date_trunc('month', 'parsed.ordered_at') }} as date)
+            >= reporting_rate.valid_from_month
+            and (
+                cast({{ dbt.date_trunc('month', 'parsed.ordered_at') }} as date)
+                < reporting_rate.valid_to_month
+                or reporting_rate.valid_to_month is null
+            )
+),
+
+checked as (
+    select
+        converted.*,
+        case
+            when excluded_users.user_id is not null then 'excluded_user_list'
+            when {{ regex_matches('converted.user_id', var('excluded_user_pattern')) }}
+                then 'excluded_user_pattern'
+        end as exclusion_reason,
+        {{ reason_list([
+            ('converted.order_id is null', 'missing_order_id'),
+            ('converted.user_id is null', 'missing_user_id'),
+            ("converted.raw_ordered_at is null or trim(converted.raw_ordered_at) = ''",
+                'missing_ordered_at'),
+            ("trim(converted.raw_ordered_at) <> '' and converted.ordered_at is null",
+                'unparseable_ordered_at'),
+            ('converted.ordered_at > ' ~ future_limit(), 'future_ordered_at'),
+            ("trim(converted.raw_updated_at) <> '' and converted.updated_at is null",
+                'unparseable_updated_at'),
+            ('converted.updated_at > ' ~ future_limit(), 'future_updated_at'),
+            ("converted.raw_amount is null or trim(converted.raw_amount) = ''", 'missing_amount'),
+            ("trim(converted.raw_amount) <> '' and converted.original_amount is null",
+                'unparseable_amount'),
+            ('converted.original_amount < 0', 'negative_amount'),
+            ('not converted.is_known_currency', 'unknown_currency'),
+            ('converted.is_known_currency and converted.ordered_at is not null'
+                ~ " and converted.original_currency <> '" ~ var('reporting_currency') ~ "'"
+                ~ ' and (converted.order_units_per_usd is null'
+                ~ ' or converted.reporting_units_per_usd is null)', 'missing_fx_rate'),
+            ("converted.status is null or converted.status not in"
+                ~ " ('completed', 'cancelled', 'refunded', 'pending')", 'unknown_status'),
+        ]) }} as reject_reasons
+    from converted
+    left join excluded_users
+        on converted.user_id = excluded_users.user_id
+),
+
+ranked as (
+    select
+        *,
+        -- Among the usable versions of an order the latest `updated_at` wins; a version without
+        -- `updated_at` is older than any with one. Ties go to the status furthest along
+        -- (refunded, cancelled, completed, pending), then to the row's content hash, then to its
+        -- position in the file, so the winner is the same on every run and engine.
+        row_number() over (
+            partition by
+                order_id,
+                exclusion_reason is null and reject_reasons is null
+            order by
+                updated_at desc nulls last,
+                case status
+                    when 'refunded' then 4
+                    when 'cancelled' then 3
+                    when 'completed' then 2
+                    when 'pending' then 1
+                end desc nulls last,
+                row_hash asc nulls last,
+                source_row asc nulls last
+        ) as version_rank
+    from checked
+),
+
+final as (
+    select
+        source_file,
+        source_row,
+        raw_order_id,
+        raw_user_id,
+        raw_ordered_at,
+        raw_status,
+        raw_amount,
+        raw_currency,
+        raw_updated_at,
+        order_id,
+        user_id,
+        ordered_at,
+        cast(ordered_at as date) as ordered_date,
+        updated_at,
+        status,
+        original_amount,
+        original_currency,
+        case
+            when original_currency = '{{ var("reporting_currency") }}' then original_amount
+            else cast(
+                round(
+                    cast(original_amount as double)
+                    * reporting_units_per_usd / order_units_per_usd,
+                    2
+                ) as decimal(18, 2)
+            )
+        end as amount,
+        exclusion_reason,
+        reject_reasons,
+        version_rank,
+        case
+            when exclusion_reason is not null then 'excluded'
+            when reject_reasons is not null then 'quarantined'
+            when version_rank = 1 then 'clean'
+            else 'superseded'
+        end as row_disposition
+    from ranked
+)
+
+select * from final

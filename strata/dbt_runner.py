@@ -1,0 +1,163 @@
+"""Runs dbt as a subprocess, one invocation at a time, and reads what it did.
+
+dbt is the transformation engine; this module only starts it with the right environment, shows
+progress on a terminal, and turns run_results.json into a result the CLI can report on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from strata.config import Settings
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    unique_id: str
+    resource_type: str
+    name: str
+    status: str
+    message: str | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    """What one dbt invocation did."""
+
+    command: list[str]
+    return_code: int
+    nodes: list[NodeResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.return_code == 0
+
+    def failed_nodes(self) -> list[NodeResult]:
+        return [node for node in self.nodes if node.status in ("error", "fail", "runtime error")]
+
+    def count(self, resource_types: Sequence[str], statuses: Sequence[str]) -> int:
+        return sum(
+            1
+            for node in self.nodes
+            if node.resource_type in resource_types and node.status in statuses
+        )
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the project's pinned one), else dbt on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else "dbt"
+
+
+def run_dbt(
+    settings: Settings,
+    args: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    on_event: Callable[[dict], None] | None = None,
+) -> DbtResult:
+    """Run `dbt <args>` in the project with JSON logs and a target path of its own."""
+    target_path = settings.project_dir / "target" / "strata"
+    command = [
+        dbt_executable(),
+        "--log-format",
+        "json",
+        "--no-use-colors",
+        *args,
+        "--target",
+        settings.target,
+        "--target-path",
+        str(target_path),
+    ]
+    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+    process_env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(settings.project_dir),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "STRATA_DB_PATH": str(settings.db_path),
+        **(env or {}),
+    }
+    results_file = target_path / "run_results.json"
+    results_file.unlink(missing_ok=True)
+
+    errors: list[str] = []
+    with subprocess.Popen(
+        command,
+        cwd=settings.project_dir,
+        env=process_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            event = _parse_event(line)
+            if event is None:
+                if line.strip():
+                    errors.append(line.rstrip())
+                continue
+            info = event.get("info", {})
+            if info.get("level") == "error" and info.get("msg"):
+                errors.append(info["msg"])
+            if on_event is not None:
+                on_event(event)
+        return_code = process.wait()
+
+    return DbtResult(
+        command=command,
+        return_code=return_code,
+        nodes=read_run_results(results_file),
+        errors=errors,
+    )
+
+
+def _parse_event(line: str) -> dict | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def read_run_results(path: Path) -> list[NodeResult]:
+    """The nodes of run_results.json; empty when dbt stopped before writing it."""
+    if not path.is_file():
+        return []
+    document = json.loads(path.read_text())
+    nodes = []
+    for result in document.get("results", []):
+        unique_id = result["unique_id"]
+        nodes.append(
+            NodeResult(
+                unique_id=unique_id,
+                resource_type=unique_id.split(".", 1)[0],
+                name=unique_id.rsplit(".", 1)[-1],
+                status=str(result.get("status")),
+                message=result.get("message"),
+                seconds=float(result.get("execution_time") or 0.0),
+            )
+        )
+    return nodes
+
+
+class Progress:
+    """Prints one line per finished dbt node on a terminal; silent otherwise (cron, CI logs)."""
+
+    def __init__(self, stream=None, enabled: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+
+    def __call__(self, event: dict) -> None:
+        if not self.enabled:
+            return
+        name = event.get("info", {}).get("name")
+        if name in ("LogModelResult", "LogTestResult", "LogSeedResult", "LogHookEndLine"):
+            print(event["info"].get("msg", ""), file=self.stream, flush=True)

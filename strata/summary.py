@@ -1,0 +1,103 @@
+"""The run summary: what a build read, kept, excluded and quarantined, and where users stand.
+
+Every figure is read from the warehouse the build just wrote; a mart that does not exist yet is
+reported as not built, never filled in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+DISPOSITIONS = ("clean", "superseded", "excluded", "quarantined")
+
+
+@dataclass
+class Summary:
+    db_path: Path
+    reconciliation: dict[str, dict[str, int]] = field(default_factory=dict)
+    top_reasons: list[tuple[str, str, int]] = field(default_factory=list)
+    breakdowns: dict[str, list[tuple[str, int]] | None] = field(default_factory=dict)
+    as_of_date: str | None = None
+
+
+# Breakdowns the summary shows, and the mart column each comes from.
+BREAKDOWNS = {
+    "lifecycle stage": ("marts", "dim_users", "lifecycle_stage"),
+    "RFM segment": ("marts", "dim_users", "rfm_segment"),
+}
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns"
+        " where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def read_summary(db_path: Path) -> Summary:
+    summary = Summary(db_path=db_path)
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        if _table_columns(con, "marts", "rpt_source_reconciliation"):
+            rows = con.execute(
+                "select source_table, raw_rows, clean_rows, superseded_rows, excluded_rows,"
+                " quarantined_rows from marts.rpt_source_reconciliation order by source_table"
+            ).fetchall()
+            for source, raw, *counts in rows:
+                summary.reconciliation[source] = {"raw": raw, **dict(zip(DISPOSITIONS, counts))}
+        if _table_columns(con, "marts", "rpt_row_reasons"):
+            summary.top_reasons = con.execute(
+                "select source_table, reason_code, row_count from marts.rpt_row_reasons"
+                " where row_disposition = 'quarantined' and row_count > 0"
+                " order by row_count desc, source_table, reason_code limit 5"
+            ).fetchall()
+        for label, (schema, table, column) in BREAKDOWNS.items():
+            columns = _table_columns(con, schema, table)
+            if column not in columns:
+                summary.breakdowns[label] = None
+                continue
+            summary.breakdowns[label] = con.execute(
+                f"select coalesce({column}, '(none)'), count(*) from {schema}.{table}"
+                " group by 1 order by 2 desc, 1"
+            ).fetchall()
+            if "as_of_date" in columns:
+                value = con.execute(f"select max(as_of_date) from {schema}.{table}").fetchone()
+                summary.as_of_date = str(value[0]) if value and value[0] else None
+    finally:
+        con.close()
+    return summary
+
+
+def format_summary(summary: Summary) -> str:
+    lines = []
+    if summary.as_of_date:
+        lines.append(f"as of {summary.as_of_date} (UTC)")
+    if summary.reconciliation:
+        lines.append("rows read        raw      clean  superseded   excluded  quarantined")
+        for source, counts in summary.reconciliation.items():
+            lines.append(
+                f"  {source:<9}"
+                + "".join(f"{counts[key]:>11,}" for key in ("raw", *DISPOSITIONS[:3]))
+                + f"{counts['quarantined']:>13,}"
+            )
+    else:
+        lines.append("rows read: the reconciliation report was not built")
+    if summary.top_reasons:
+        lines.append("top quarantine reasons")
+        lines += [
+            f"  {source}.{reason:<28}{count:>10,}" for source, reason, count in summary.top_reasons
+        ]
+    for label, rows in summary.breakdowns.items():
+        if rows is None:
+            lines.append(f"users per {label}: not built by this version of strata yet")
+            continue
+        total = sum(count for _, count in rows) or 1
+        lines.append(f"users per {label}")
+        lines += [f"  {value:<22}{count:>10,}  {count / total:6.1%}" for value, count in rows]
+    lines.append(f"warehouse: {summary.db_path}")
+    return "\n".join(lines)
