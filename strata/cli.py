@@ -146,8 +146,10 @@ def run(
             )
         )
         return
-    click.echo(f"strata build on {raw}: {models} models and seeds built, {tests} tests passed")
-    click.echo(f"in {seconds:.1f}s")
+    click.echo(
+        f"strata build on {raw}: {models} models and seeds built, {tests} tests passed"
+        f" in {seconds:.1f}s"
+    )
     click.echo(format_summary(summary))
 
 

@@ -49,7 +49,10 @@ def read_summary(db_path: Path) -> Summary:
                 " quarantined_rows from marts.rpt_source_reconciliation order by source_table"
             ).fetchall()
             for source, raw, *counts in rows:
-                summary.reconciliation[source] = {"raw": raw, **dict(zip(DISPOSITIONS, counts))}
+                summary.reconciliation[source] = {
+                    "raw": raw,
+                    **dict(zip(DISPOSITIONS, counts, strict=True)),
+                }
         if _table_columns(con, "marts", "rpt_row_reasons"):
             summary.top_reasons = con.execute(
                 "select source_table, reason_code, row_count from marts.rpt_row_reasons"

@@ -141,8 +141,26 @@
     {% endif %}
     {% set kind, pattern = found[0] %}
     {% if kind == 'csv' %}
+        {#- The header is read on its own and the file is then parsed strictly against it: left to
+            itself, DuckDB's sniffer takes the widest row for the header when a row has too many
+            fields, whereas a strict read fails naming the file and the line. -#}
+        {% set dialect = "delim = ',', quote = '\"', escape = '\"'" %}
+        {% set header = run_query(
+            'select * from read_csv(' ~ strata_quote_literal(pattern) ~ ', header = false, '
+            ~ 'all_varchar = true, null_padding = true, ' ~ dialect ~ ') limit 1'
+        ) %}
+        {% set names = [] %}
+        {% for value in header.rows[0] if value is not none %}
+            {% do names.append(strata_quote_literal(value) ~ ": 'VARCHAR'") %}
+        {% endfor %}
         {% set relation_sql %}
-            read_csv({{ strata_quote_literal(pattern) }}, header = true, all_varchar = true)
+            read_csv(
+                {{ strata_quote_literal(pattern) }},
+                auto_detect = false,
+                header = true,
+                {{ dialect }},
+                columns = { {{- names | join(', ') -}} }
+            )
         {% endset %}
         {#- DuckDB's CSV reader preserves insertion order, so row_number() over () is the data
             row's position in the file (1 = the first row after the header). -#}

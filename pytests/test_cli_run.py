@@ -1,0 +1,170 @@
+"""`strata run` end to end on the committed fixture, and its handling of bad input.
+
+These tests start dbt for real (a few seconds each): they check what a user sees, not mocks.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from strata.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def reconciliation(db_path: Path) -> dict[str, tuple[int, ...]]:
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        rows = con.execute(
+            "select source_table, raw_rows, clean_rows, superseded_rows, excluded_rows,"
+            " quarantined_rows from marts.rpt_source_reconciliation"
+        ).fetchall()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def rewrite_csv(path: Path, transform) -> None:
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    rows = transform(rows)
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+
+
+def csv_data_rows(path: Path) -> int:
+    with path.open(newline="") as handle:
+        return sum(1 for _ in csv.reader(handle)) - 1
+
+
+def test_run_builds_and_summarises_the_fixture(raw_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(db))
+    assert code == 0, output
+    counts = reconciliation(db)
+    # Every raw row is accounted for: the reconciliation matches the files themselves.
+    assert counts["orders"][0] == csv_data_rows(raw_dir / "orders.csv")
+    assert counts["sessions"][0] == csv_data_rows(raw_dir / "sessions.csv")
+    for raw, *parts in counts.values():
+        assert raw == sum(parts)
+    assert "rows read" in output
+    assert f"{counts['orders'][0]:>11,}" in output
+    assert str(db) in output
+    # Marts that do not exist yet are reported as such, never with made-up numbers.
+    assert "users per lifecycle stage: not built" in output
+
+
+def test_run_json_summary(raw_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(db), "--json")
+    assert code == 0, output
+    payload = json.loads(output.strip().splitlines()[-1])
+    assert payload["reconciliation"]["orders"]["raw"] == csv_data_rows(raw_dir / "orders.csv")
+    assert payload["tests_passed"] > 0
+
+
+def test_parquet_input_gives_the_same_result_as_csv(raw_dir: Path, tmp_path: Path) -> None:
+    parquet_dir = tmp_path / "parquet"
+    parquet_dir.mkdir()
+    with duckdb.connect() as con:
+        for table in ("orders", "sessions"):
+            con.execute(
+                f"copy (select * from read_csv('{raw_dir / table}.csv', all_varchar = true))"
+                f" to '{parquet_dir / table}.parquet' (format parquet)"
+            )
+    csv_db, parquet_db = tmp_path / "csv.duckdb", tmp_path / "parquet.duckdb"
+    assert run_cli("run", "--raw-dir", str(raw_dir), "--db", str(csv_db))[0] == 0
+    code, output = run_cli("run", "--raw-dir", str(parquet_dir), "--db", str(parquet_db))
+    assert code == 0, output
+    assert reconciliation(csv_db) == reconciliation(parquet_db)
+
+
+def test_missing_raw_dir_is_a_usage_error(tmp_path: Path) -> None:
+    code, output = run_cli("run", "--raw-dir", str(tmp_path / "nope"), "--db", str(tmp_path / "w"))
+    assert code == 2
+    assert "does not exist" in output
+
+
+def test_missing_file_names_the_table_and_folder(raw_dir: Path, tmp_path: Path) -> None:
+    (raw_dir / "sessions.csv").unlink()
+    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(tmp_path / "w.duckdb"))
+    assert code == 1
+    assert "raw file missing" in output
+    assert "sessions.parquet" in output
+    assert str(raw_dir) in output
+
+
+def test_missing_required_column_names_file_and_column(raw_dir: Path, tmp_path: Path) -> None:
+    def drop_amount(rows: list[list[str]]) -> list[list[str]]:
+        index = rows[0].index("amount")
+        return [row[:index] + row[index + 1 :] for row in rows]
+
+    rewrite_csv(raw_dir / "orders.csv", drop_amount)
+    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(tmp_path / "w.duckdb"))
+    assert code == 1
+    assert f"{raw_dir / 'orders.csv'}" in output
+    assert "required column 'amount' is missing" in output
+
+
+def test_optional_columns_may_be_absent(raw_dir: Path, tmp_path: Path) -> None:
+    def drop_optional(rows: list[list[str]]) -> list[list[str]]:
+        keep = [i for i, name in enumerate(rows[0]) if name not in ("page_views", "ended_at")]
+        return [[row[i] for i in keep] for row in rows]
+
+    rewrite_csv(raw_dir / "sessions.csv", drop_optional)
+    db = tmp_path / "w.duckdb"
+    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(db))
+    assert code == 0, output
+    with duckdb.connect(str(db), read_only=True) as con:
+        views, durations = con.execute(
+            "select min(page_views), count(duration_seconds) from staging.stg_shop__sessions"
+        ).fetchone()
+    assert views == 1  # the documented default for an absent count
+    assert durations == 0
+
+
+def test_wrong_column_type_names_file_and_column(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    with duckdb.connect() as con:
+        con.execute(
+            "copy (select 'o1' as order_id, 'u1' as user_id, '2025-01-01' as ordered_at,"
+            " 'completed' as status, true as amount, 'USD' as currency)"
+            f" to '{raw / 'orders.parquet'}' (format parquet)"
+        )
+        con.execute(
+            "copy (select 's1' as session_id, 'u1' as user_id, '2025-01-01' as started_at,"
+            f" 'web' as platform) to '{raw / 'sessions.parquet'}' (format parquet)"
+        )
+    code, output = run_cli("run", "--raw-dir", str(raw), "--db", str(tmp_path / "w.duckdb"))
+    assert code == 1
+    assert f"{raw / 'orders.parquet'}" in output
+    assert "column 'amount' has type boolean" in output
+
+
+def test_malformed_csv_line_names_the_file_and_line(raw_dir: Path, tmp_path: Path) -> None:
+    with (raw_dir / "orders.csv").open("a") as handle:
+        handle.write("o999,u1,2025-01-01,completed,1,USD,,,,too,many,fields\n")
+    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(tmp_path / "w.duckdb"))
+    assert code == 1
+    assert "orders.csv" in output
+    assert "CSV Error on Line" in output
+
+
+def test_bad_input_leaves_the_previous_build_untouched(raw_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    assert run_cli("run", "--raw-dir", str(raw_dir), "--db", str(db))[0] == 0
+    before = reconciliation(db)
+
+    (raw_dir / "orders.csv").write_text("order_id,user_id\nx,y\n")
+    code, _ = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(db))
+    assert code == 1
+    assert reconciliation(db) == before
