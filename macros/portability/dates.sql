@@ -1,0 +1,39 @@
+{#- `date_expr` minus `days` days, as a date, on every engine. -#}
+{% macro days_before(date_expr, days) -%}
+    cast({{ dbt.dateadd('day', -1 * days, date_expr) }} as date)
+{%- endmacro %}
+
+
+{#- True when `date_expr` falls in the `days` calendar days ending on `as_of_expr`, inclusive:
+    as_of - days < date <= as_of. -#}
+{% macro in_last_days(date_expr, days, as_of_expr='as_of_date') -%}
+    ({{ date_expr }} > {{ days_before(as_of_expr, days) }} and {{ date_expr }} <= {{ as_of_expr }})
+{%- endmacro %}
+
+
+{#- The median of a numeric expression (the mean of the middle two for an even count). -#}
+{% macro median(expression) %}
+    {{ return(adapter.dispatch('median', 'strata')(expression)) }}
+{% endmacro %}
+
+{% macro default__median(expression) -%}
+    percentile({{ expression }}, 0.5)
+{%- endmacro %}
+
+{% macro duckdb__median(expression) -%}
+    median({{ expression }})
+{%- endmacro %}
+
+
+{#- Whole calendar days from date `start` to date `end` (negative when `end` is earlier). -#}
+{% macro days_between(start, end) %}
+    {{ return(adapter.dispatch('days_between', 'strata')(start, end)) }}
+{% endmacro %}
+
+{% macro default__days_between(start, end) -%}
+    datediff({{ end }}, {{ start }})
+{%- endmacro %}
+
+{% macro duckdb__days_between(start, end) -%}
+    date_diff('day', {{ start }}, {{ end }})
+{%- endmacro %}

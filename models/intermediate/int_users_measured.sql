@@ -1,0 +1,153 @@
+-- Each user's recency, frequency, monetary value, activity windows and engagement as of the
+-- resolved as-of date D: one row per user with any activity on or before D. Everything after the
+-- end of D (UTC) is ignored, so a past D always gives the same numbers. "The last N days" are the
+-- N calendar days ending on D: D - N < date <= D.
+
+{%- set rfm_window = var('rfm_window_days') %}
+{%- set recent = var('engagement_recent_days') %}
+{%- set baseline = var('engagement_baseline_days') %}
+
+with
+
+user_days as (
+    select * from {{ ref('int_user_days_aggregated') }}
+),
+
+as_of as (
+    select * from {{ ref('int_as_of_dates_resolved') }}
+),
+
+days_to_date as (
+    select
+        user_days.*,
+        as_of.as_of_date
+    from user_days
+    cross join as_of
+    where user_days.activity_date <= as_of.as_of_date
+),
+
+aggregated as (
+    select
+        user_id,
+        as_of_date,
+        min(activity_date) as first_seen_date,
+        max(activity_date) as last_active_date,
+        min(case when purchases > 0 then activity_date end) as first_purchase_date,
+        max(case when purchases > 0 then activity_date end) as last_purchase_date,
+        sum(purchases) as purchases_lifetime,
+        sum(revenue) as revenue_lifetime,
+        {% if rfm_window is none -%}
+            sum(purchases) as frequency,
+            sum(revenue) as monetary,
+        {%- else -%}
+            sum(
+                case when {{ in_last_days('activity_date', rfm_window) }} then purchases else 0 end
+            ) as frequency,
+            sum(
+                case when {{ in_last_days('activity_date', rfm_window) }} then revenue else 0 end
+            ) as monetary,
+        {%- endif %}
+        {% for days in var('activity_windows') %}
+            {%- set inside = in_last_days('activity_date', days) %}
+            sum(case when {{ inside }} then 1 else 0 end) as active_days_{{ days }}d,
+            sum(case when {{ inside }} then sessions else 0 end) as sessions_{{ days }}d,
+            sum(
+                case when {{ inside }} then session_minutes else 0 end
+            ) as session_minutes_{{ days }}d,
+            sum(case when {{ inside }} then page_views else 0 end) as page_views_{{ days }}d,
+            sum(case when {{ inside }} then purchases else 0 end) as purchases_{{ days }}d,
+            sum(case when {{ inside }} then revenue else 0 end) as revenue_{{ days }}d,
+        {% endfor %}
+        sum(
+            case when {{ in_last_days('activity_date', recent) }} then 1 else 0 end
+        ) as active_days_recent,
+        sum(
+            case
+                when
+                    {{ in_last_days('activity_date', baseline, days_before('as_of_date', recent)) }}
+                    then 1
+                else 0
+            end
+        ) as baseline_active_days,
+        max(
+            case
+                when {{ in_last_days('activity_date', var('return_window_days')) }}
+                    then days_since_previous_activity
+            end
+        ) as last_gap_days,
+        {{ median('days_since_previous_purchase') }} as median_days_between_purchases,
+        max(last_cart_added_at) as last_cart_added_at,
+        max(last_ordered_at) as last_ordered_at
+    from days_to_date
+    group by user_id, as_of_date
+),
+
+final as (
+    select
+        ---------- ids
+        user_id,
+
+        ---------- dates
+        as_of_date,
+        first_seen_date,
+        last_active_date,
+        first_purchase_date,
+        last_purchase_date,
+
+        ---------- recency
+        cast({{ days_between('last_active_date', 'as_of_date') }} as integer)
+            as days_inactive,
+        cast({{ days_between('last_purchase_date', 'as_of_date') }} as integer)
+            as recency_days,
+
+        ---------- frequency and monetary
+        cast(frequency as {{ dbt.type_bigint() }}) as frequency,
+        cast(monetary as decimal(18, 2)) as monetary,
+        cast(purchases_lifetime as {{ dbt.type_bigint() }}) as purchases_lifetime,
+        cast(revenue_lifetime as decimal(18, 2)) as revenue_lifetime,
+        cast(
+            revenue_lifetime / nullif(purchases_lifetime, 0) as decimal(18, 2)
+        ) as average_order_value,
+        cast(median_days_between_purchases as double) as median_days_between_purchases,
+
+        ---------- activity windows
+        {% for days in var('activity_windows') %}
+            cast(active_days_{{ days }}d as integer) as active_days_{{ days }}d,
+            cast(sessions_{{ days }}d as {{ dbt.type_bigint() }}) as sessions_{{ days }}d,
+            cast(session_minutes_{{ days }}d as double) as session_minutes_{{ days }}d,
+            cast(page_views_{{ days }}d as {{ dbt.type_bigint() }}) as page_views_{{ days }}d,
+            cast(purchases_{{ days }}d as {{ dbt.type_bigint() }}) as purchases_{{ days }}d,
+            cast(revenue_{{ days }}d as decimal(18, 2)) as revenue_{{ days }}d,
+        {% endfor %}
+
+        ---------- engagement
+        cast(active_days_recent as integer) as active_days_recent,
+        cast(baseline_active_days as integer) as baseline_active_days,
+        -- Active days per {{ recent }} days over the {{ baseline }} days before the last
+        -- {{ recent }}: the user's own usual pace.
+        cast(baseline_active_days as double) * {{ recent }} / {{ baseline }}
+            as engagement_baseline,
+        -- Written as one division of whole numbers so that edges such as exactly 0.5 are exact.
+        case
+            when baseline_active_days > 0
+                then
+                    cast(active_days_recent * {{ baseline }} as double)
+                    / (baseline_active_days * {{ recent }})
+        end as engagement_ratio,
+        cast(last_gap_days as integer) as last_gap_days,
+
+        ---------- cart
+        coalesce(
+            last_cart_added_at
+            > {{ dbt.dateadd(
+                'hour',
+                -1 * var('open_cart_hours'),
+                dbt.dateadd('day', 1, 'cast(as_of_date as ' ~ dbt.type_timestamp() ~ ')')
+            ) }}
+            and (last_ordered_at is null or last_ordered_at < last_cart_added_at),
+            false
+        ) as has_open_cart
+    from aggregated
+)
+
+select * from final
