@@ -90,3 +90,17 @@
 {% macro duckdb__seconds_between(start, end) -%}
     date_diff('second', {{ start }}, {{ end }})
 {%- endmacro %}
+
+
+{#- Whole-number division of non-negative integers (the floor), on every engine. -#}
+{% macro int_divide(numerator, denominator) %}
+    {{ return(adapter.dispatch('int_divide', 'strata')(numerator, denominator)) }}
+{% endmacro %}
+
+{% macro default__int_divide(numerator, denominator) -%}
+    (({{ numerator }}) div ({{ denominator }}))
+{%- endmacro %}
+
+{% macro duckdb__int_divide(numerator, denominator) -%}
+    (({{ numerator }}) // ({{ denominator }}))
+{%- endmacro %}

@@ -47,6 +47,12 @@ aggregated as (
                 case when {{ in_last_days('activity_date', rfm_window) }} then revenue else 0 end
             ) as monetary,
         {%- endif %}
+        sum(
+            case
+                when {{ in_last_days('activity_date', var('loyal_window_days')) }} then purchases
+                else 0
+            end
+        ) as loyalty_purchases,
         {% for days in var('activity_windows') %}
             {%- set inside = in_last_days('activity_date', days) %}
             sum(case when {{ inside }} then 1 else 0 end) as active_days_{{ days }}d,
@@ -109,6 +115,7 @@ final as (
             revenue_lifetime / nullif(purchases_lifetime, 0) as decimal(18, 2)
         ) as average_order_value,
         cast(median_days_between_purchases as double) as median_days_between_purchases,
+        cast(loyalty_purchases as {{ dbt.type_bigint() }}) as loyalty_purchases,
 
         ---------- activity windows
         {% for days in var('activity_windows') %}

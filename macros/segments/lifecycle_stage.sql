@@ -1,0 +1,63 @@
+{#
+    The lifecycle stage of a user, as one SQL expression over their metrics as of D. The first rule
+    that matches wins; every threshold is a var (docs/segments.md lists them):
+      1. churned      days_inactive >= churn_after_days (90)
+      2. dormant      days_inactive >= dormant_after_days (30)
+      3. new          D - first_seen_date < new_user_days (30)
+      4. reactivated  last_gap_days >= dormant_after_days (30): back after a dormant-length lapse
+      5. at_risk      engagement_baseline >= at_risk_min_baseline (2 active days per 30)
+                      and engagement_ratio < at_risk_ratio (0.5)
+      6. loyal        loyalty_purchases >= loyal_min_purchases (4 in the last 365 days)
+      7. active       everyone else
+    Arguments are the SQL expressions holding each metric, so the history models can evaluate the
+    same rule on other columns.
+#}
+{% macro lifecycle_stage(
+    days_inactive='days_inactive',
+    days_since_first_seen='days_since_first_seen',
+    last_gap_days='last_gap_days',
+    engagement_baseline='engagement_baseline',
+    engagement_ratio='engagement_ratio',
+    loyalty_purchases='loyalty_purchases'
+) -%}
+    case
+        when {{ days_inactive }} >= {{ var('churn_after_days') }} then 'churned'
+        when {{ days_inactive }} >= {{ var('dormant_after_days') }} then 'dormant'
+        when {{ days_since_first_seen }} < {{ var('new_user_days') }} then 'new'
+        when {{ last_gap_days }} >= {{ var('dormant_after_days') }} then 'reactivated'
+        when
+            {{ engagement_baseline }} >= {{ var('at_risk_min_baseline') }}
+            and {{ engagement_ratio }} < {{ var('at_risk_ratio') }}
+            then 'at_risk'
+        when {{ loyalty_purchases }} >= {{ var('loyal_min_purchases') }} then 'loyal'
+        else 'active'
+    end
+{%- endmacro %}
+
+
+{#- The values lifecycle_stage() can return, in rule order. -#}
+{% macro lifecycle_stages() %}
+    {{ return(['churned', 'dormant', 'new', 'reactivated', 'at_risk', 'loyal', 'active']) }}
+{% endmacro %}
+
+
+{#- The eight classes of the R/F/M high-low split, from three boolean expressions. -#}
+{% macro rfm_class(r_high, f_high, m_high) -%}
+    case
+        when {{ r_high }} and {{ f_high }} and {{ m_high }} then 'important_value'
+        when {{ r_high }} and not {{ f_high }} and {{ m_high }} then 'important_development'
+        when not {{ r_high }} and {{ f_high }} and {{ m_high }} then 'important_retention'
+        when not {{ r_high }} and not {{ f_high }} and {{ m_high }} then 'important_winback'
+        when {{ r_high }} and {{ f_high }} and not {{ m_high }} then 'potential'
+        when {{ r_high }} and not {{ f_high }} and not {{ m_high }} then 'new'
+        when not {{ r_high }} and {{ f_high }} and not {{ m_high }} then 'pre_churn'
+        when not {{ r_high }} and not {{ f_high }} and not {{ m_high }} then 'lost'
+    end
+{%- endmacro %}
+
+
+{#- A 1-based quantile from a rank: 1 + floor(buckets * (rank - 1) / n), in whole numbers, so that
+    tied values (which share the lowest rank) always share a bucket, on every engine. -#}
+{% macro quantile_from_rank(rank_expr, n_expr, buckets) -%}
+    (1 + {{ int_divide(buckets ~ ' * (' ~ rank_expr ~ ' - 1)', n_expr) }})
+{%- endmacro %}
