@@ -28,17 +28,17 @@ buyers as (
     where purchases_lifetime > 0
 ),
 
--- The centre each buyer's R, F and M is compared with for the eight classes.
-centres as (
+-- The center each buyer's R, F and M is compared with for the eight classes.
+centers as (
     select
         {% if var('rfm_class_center') == 'median' -%}
-            {{ median('recency_days') }} as recency_centre,
-            {{ median('frequency') }} as frequency_centre,
-            {{ median('monetary') }} as monetary_centre
+            {{ median('recency_days') }} as recency_center,
+            {{ median('frequency') }} as frequency_center,
+            {{ median('monetary') }} as monetary_center
         {%- elif var('rfm_class_center') == 'mean' -%}
-            avg(cast(recency_days as double)) as recency_centre,
-            avg(cast(frequency as double)) as frequency_centre,
-            avg(cast(monetary as double)) as monetary_centre
+            avg(cast(recency_days as double)) as recency_center,
+            avg(cast(frequency as double)) as frequency_center,
+            avg(cast(monetary as double)) as monetary_center
         {%- else -%}
             {{ exceptions.raise_compiler_error(
                 "var rfm_class_center must be 'mean' or 'median', got '"
@@ -111,11 +111,11 @@ scored as (
         {%- endif %}
         {{ quantile_from_rank('ranked.monetary_rank', 'ranked.scored_users', 10) }}
             as monetary_decile,
-        ranked.recency_days <= centres.recency_centre as is_recency_high,
-        ranked.frequency >= centres.frequency_centre as is_frequency_high,
-        ranked.monetary >= centres.monetary_centre as is_monetary_high
+        ranked.recency_days <= centers.recency_center as is_recency_high,
+        ranked.frequency >= centers.frequency_center as is_frequency_high,
+        ranked.monetary >= centers.monetary_center as is_monetary_high
     from ranked
-    cross join centres
+    cross join centers
     {% if var('rfm_scoring') == 'thresholds' -%}
         left join threshold_scores
             on ranked.user_id = threshold_scores.user_id

@@ -64,12 +64,26 @@ final as (
         staged.value_tier,
         staged.monetary_decile,
 
-        ---------- what to do: the lifecycle stage's play first
-        coalesce(stage_play.recommended_action, segment_play.recommended_action)
-            as recommended_action,
-        coalesce(stage_play.objective, segment_play.objective) as action_objective,
-        coalesce(stage_play.channel, segment_play.channel) as action_channel,
-        cast(coalesce(stage_play.priority, segment_play.priority) as integer) as action_priority,
+        ---------- what to do: the lifecycle stage's play, or the RFM segment's when the stage
+        ---------- has none (whole rows, never a mix of two plays)
+        case
+            when stage_play.segment is not null then stage_play.recommended_action
+            else segment_play.recommended_action
+        end as recommended_action,
+        case
+            when stage_play.segment is not null then stage_play.objective
+            else segment_play.objective
+        end as action_objective,
+        case
+            when stage_play.segment is not null then stage_play.channel
+            else segment_play.channel
+        end as action_channel,
+        cast(
+            case
+                when stage_play.segment is not null then stage_play.priority
+                else segment_play.priority
+            end as integer
+        ) as action_priority,
         segment_play.recommended_action as rfm_segment_action,
 
         ---------- metrics as of D
