@@ -58,8 +58,26 @@ def test_run_builds_and_summarises_the_fixture(raw_dir: Path, tmp_path: Path) ->
     assert "rows read" in output
     assert f"{counts['orders'][0]:>11,}" in output
     assert str(db) in output
-    # Marts that do not exist yet are reported as such, never with made-up numbers.
-    assert "users per lifecycle stage: not built" in output
+    # The breakdowns are read from dim_users, as of the latest day with data.
+    with duckdb.connect(str(db), read_only=True) as con:
+        stages = con.execute(
+            "select lifecycle_stage, count(*) from marts.dim_users group by 1"
+        ).fetchall()
+        as_of = con.execute("select max(as_of_date) from marts.dim_users").fetchone()[0]
+    assert f"as of {as_of}" in output
+    assert "users per lifecycle stage" in output
+    for stage, users in stages:
+        assert f"  {stage:<22}{users:>10,}" in output
+
+
+def test_summary_reports_missing_marts_as_not_built(tmp_path: Path) -> None:
+    from strata.summary import format_summary, read_summary
+
+    db = tmp_path / "empty.duckdb"
+    duckdb.connect(str(db)).close()
+    text = format_summary(read_summary(db))
+    assert "users per lifecycle stage: not built" in text
+    assert "the reconciliation report was not built" in text
 
 
 def test_run_json_summary(raw_dir: Path, tmp_path: Path) -> None:

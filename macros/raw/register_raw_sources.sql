@@ -3,8 +3,9 @@
     var('raw_schema'), whatever it arrives as:
       - files in the folder named by env STRATA_RAW_DIR (CSV or Parquet, detected by extension), or
       - existing warehouse tables named by vars raw_orders_table and raw_sessions_table.
-    Each view has every column of the raw contract (an optional column that is absent arrives as
-    null) plus `_strata_source_file` and `_strata_source_row`, which trace a row to where it came
+    Each view has every column of the raw contract as text (an optional column that is absent
+    arrives as null), the input's other columns as they are, plus `_strata_source_file` and
+    `_strata_source_row`, which trace a row to where it came
     from. Before the view is made, the input is checked: a missing file, a missing required column
     or a column of an unusable type stops the build with the file and column named, before any model
     is built and before anything already published is touched.
@@ -24,11 +25,20 @@
             {% set input = raw_table_input(table) %}
         {% endif %}
         {% set present = validate_raw_input(input, columns) %}
+        {% set contract = columns | map(attribute='name') | list %}
+        {#- Contract columns arrive as text whatever the file typed them as: staging parses them
+            all the same way, and a bad value becomes a quarantine row, not a failed cast. -#}
         {% set view_sql %}
             select
-                input.*,
-                {%- for column in columns if column.name not in present %}
-                cast(null as {{ dbt.type_string() }}) as {{ column.name }},
+                {%- for column in columns %}
+                {% if column.name in present -%}
+                    cast(input.{{ column.name }} as {{ dbt.type_string() }}) as {{ column.name }},
+                {%- else -%}
+                    cast(null as {{ dbt.type_string() }}) as {{ column.name }},
+                {%- endif %}
+                {%- endfor %}
+                {%- for column in input.columns if column.name | lower not in contract %}
+                input.{{ adapter.quote(column.name) }},
                 {%- endfor %}
                 {{ input.file_expression }} as _strata_source_file,
                 {{ input.row_expression }} as _strata_source_row
