@@ -80,6 +80,20 @@ def test_summary_reports_missing_marts_as_not_built(tmp_path: Path) -> None:
     assert "the reconciliation report was not built" in text
 
 
+def test_fixture_has_a_row_for_every_reason_code(raw_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(db))
+    assert code == 0, output
+    with duckdb.connect(str(db), read_only=True) as con:
+        missing = con.execute(
+            "select source_table, row_disposition, reason_code from marts.rpt_row_reasons"
+            " where row_count = 0"
+        ).fetchall()
+        listed = con.execute("select count(*) from marts.rpt_row_reasons").fetchone()[0]
+    assert listed > 30
+    assert missing == []
+
+
 def test_run_json_summary(raw_dir: Path, tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(db), "--json")
