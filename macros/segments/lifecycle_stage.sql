@@ -61,3 +61,21 @@
 {% macro quantile_from_rank(rank_expr, n_expr, buckets) -%}
     (1 + {{ int_divide(buckets ~ ' * (' ~ rank_expr ~ ' - 1)', n_expr) }})
 {%- endmacro %}
+
+
+{#- Engagement as defined in docs/dbt/metrics.md, from counts of active days. The baseline is the
+    active days of the baseline window scaled to the recent window's length; the ratio is written
+    as one division of whole numbers so that edges such as exactly 0.5 are exact. -#}
+{% macro engagement_baseline(baseline_active_days) -%}
+    cast({{ baseline_active_days }} as double)
+    * {{ var('engagement_recent_days') }} / {{ var('engagement_baseline_days') }}
+{%- endmacro %}
+
+{% macro engagement_ratio(active_days_recent, baseline_active_days) -%}
+    case
+        when {{ baseline_active_days }} > 0
+            then
+                cast({{ active_days_recent }} * {{ var('engagement_baseline_days') }} as double)
+                / ({{ baseline_active_days }} * {{ var('engagement_recent_days') }})
+    end
+{%- endmacro %}

@@ -132,15 +132,8 @@ final as (
         cast(baseline_active_days as integer) as baseline_active_days,
         -- Active days per {{ recent }} days over the {{ baseline }} days before the last
         -- {{ recent }}: the user's own usual pace.
-        cast(baseline_active_days as double) * {{ recent }} / {{ baseline }}
-            as engagement_baseline,
-        -- Written as one division of whole numbers so that edges such as exactly 0.5 are exact.
-        case
-            when baseline_active_days > 0
-                then
-                    cast(active_days_recent * {{ baseline }} as double)
-                    / (baseline_active_days * {{ recent }})
-        end as engagement_ratio,
+        {{ engagement_baseline('baseline_active_days') }} as engagement_baseline,
+        {{ engagement_ratio('active_days_recent', 'baseline_active_days') }} as engagement_ratio,
         cast(last_gap_days as integer) as last_gap_days,
 
         ---------- cart

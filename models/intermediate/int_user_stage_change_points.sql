@@ -1,0 +1,69 @@
+-- The days on which a user's lifecycle stage can change, up to D. Every rule looks at windows that
+-- end on the evaluated day, so a stage can only change on a day when one of the user's activity
+-- or purchase dates enters or leaves a window: the activity date itself and the days it crosses
+-- each threshold (dormant, churned, out of the recent and baseline windows, out of the return
+-- window), a purchase leaving the loyalty window, and the end of the new-user period. Evaluating
+-- the rules on these days alone gives the full history without a user-by-calendar-day grid.
+
+{%- set activity_offsets = [
+    0,
+    var('engagement_recent_days'),
+    var('engagement_recent_days') + var('engagement_baseline_days'),
+    var('dormant_after_days'),
+    var('churn_after_days'),
+    var('return_window_days'),
+] | unique | list %}
+
+with
+
+user_days as (
+    select * from {{ ref('int_user_days_aggregated') }}
+),
+
+as_of as (
+    select * from {{ ref('int_as_of_dates_resolved') }}
+),
+
+activity_offsets as (
+    {% for days in activity_offsets %}
+        select {{ days }} as offset_days
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+candidates as (
+    select
+        user_days.user_id,
+        cast(
+            {{ dbt.dateadd('day', 'activity_offsets.offset_days', 'user_days.activity_date') }}
+            as date
+        ) as evaluated_on
+    from user_days
+    cross join activity_offsets
+    union all
+    select
+        user_id,
+        cast({{ dbt.dateadd('day', var('loyal_window_days'), 'activity_date') }} as date)
+            as evaluated_on
+    from user_days
+    where purchases > 0
+    union all
+    select
+        user_id,
+        cast(
+            {{ dbt.dateadd('day', var('new_user_days'), 'min(activity_date)') }} as date
+        ) as evaluated_on
+    from user_days
+    group by user_id
+),
+
+final as (
+    select distinct
+        candidates.user_id,
+        candidates.evaluated_on
+    from candidates
+    cross join as_of
+    where candidates.evaluated_on <= as_of.as_of_date
+)
+
+select * from final
