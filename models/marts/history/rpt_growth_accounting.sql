@@ -1,0 +1,193 @@
+-- Growth accounting per week and per month: who is active in each period and where they came
+-- from. active = new + retained + resurrected; change = new + resurrected - churned (the change in
+-- active users from the previous period); quick ratio = (new + resurrected) / churned. Weeks start
+-- on Monday. DAU, WAU and MAU are taken on the period's last day (or D for the current period).
+
+with
+
+user_days as (
+    select * from {{ ref('int_user_days_aggregated') }}
+),
+
+as_of as (
+    select * from {{ ref('int_as_of_dates_resolved') }}
+),
+
+first_day as (
+    select min(activity_date) as first_activity_date
+    from user_days
+),
+
+calendar as (
+    select * from {{ ref('metricflow_time_spine') }}
+),
+
+-- Every day from the first activity to D, so that a period without activity still has a row.
+data_days as (
+    select calendar.date_day
+    from calendar
+    cross join as_of
+    cross join first_day
+    where
+        calendar.date_day <= as_of.as_of_date
+        and calendar.date_day >= first_day.first_activity_date
+),
+
+{% for grain in ['week', 'month'] %}
+    {{ grain }}_active as (
+        select distinct
+            user_id,
+            cast({{ dbt.date_trunc(grain, 'activity_date') }} as date) as period_start
+        from user_days
+    ),
+
+    {{ grain }}_first as (
+        select
+            user_id,
+            min(period_start) as first_period_start
+        from {{ grain }}_active
+        group by user_id
+    ),
+
+    {{ grain }}_classified as (
+        select
+            active.period_start,
+            case
+                when active.period_start = first_seen.first_period_start then 'new'
+                when previous.user_id is not null then 'retained'
+                else 'resurrected'
+            end as user_status
+        from {{ grain }}_active as active
+        inner join {{ grain }}_first as first_seen
+            on active.user_id = first_seen.user_id
+        left join {{ grain }}_active as previous
+            on
+                active.user_id = previous.user_id
+                and cast(
+                    {{ dbt.dateadd(grain, -1, 'active.period_start') }} as date
+                ) = previous.period_start
+    ),
+
+    {{ grain }}_churned as (
+        select
+            cast({{ dbt.dateadd(grain, 1, 'previous.period_start') }} as date) as period_start,
+            count(*) as churned_users
+        from {{ grain }}_active as previous
+        left join {{ grain }}_active as later
+            on
+                previous.user_id = later.user_id
+                and cast(
+                    {{ dbt.dateadd(grain, 1, 'previous.period_start') }} as date
+                ) = later.period_start
+        where later.user_id is null
+        group by cast({{ dbt.dateadd(grain, 1, 'previous.period_start') }} as date)
+    ),
+
+    {{ grain }}_counts as (
+        select
+            period_start,
+            count(*) as active_users,
+            sum(case when user_status = 'new' then 1 else 0 end) as new_users,
+            sum(case when user_status = 'retained' then 1 else 0 end) as retained_users,
+            sum(case when user_status = 'resurrected' then 1 else 0 end) as resurrected_users
+        from {{ grain }}_classified
+        group by period_start
+    ),
+
+    {{ grain }}_calendar as (
+        select distinct cast({{ dbt.date_trunc(grain, 'date_day') }} as date) as period_start
+        from data_days
+    ),
+
+    {{ grain }}_periods as (
+        select
+            '{{ grain }}' as grain,
+            calendar.period_start,
+            cast({{ dbt.dateadd('day', -1, dbt.dateadd(
+                grain, 1, 'calendar.period_start'
+            )) }} as date) as period_end,
+            coalesce(counts.active_users, 0) as active_users,
+            coalesce(counts.new_users, 0) as new_users,
+            coalesce(counts.retained_users, 0) as retained_users,
+            coalesce(counts.resurrected_users, 0) as resurrected_users,
+            coalesce(churned.churned_users, 0) as churned_users
+        from {{ grain }}_calendar as calendar
+        left join {{ grain }}_counts as counts
+            on calendar.period_start = counts.period_start
+        left join {{ grain }}_churned as churned
+            on calendar.period_start = churned.period_start
+    ),
+{% endfor %}
+
+periods as (
+    select * from week_periods
+    union all
+    select * from month_periods
+),
+
+-- Periods up to D; the current one is measured on D and flagged incomplete.
+bounded as (
+    select
+        periods.*,
+        least(periods.period_end, as_of.as_of_date) as measured_on,
+        periods.period_end <= as_of.as_of_date as is_complete
+    from periods
+    cross join as_of
+    where periods.period_start <= as_of.as_of_date
+),
+
+audience as (
+    select
+        bounded.grain,
+        bounded.period_start,
+        count(
+            distinct case
+                when user_days.activity_date = bounded.measured_on then user_days.user_id
+            end
+        ) as daily_active_users,
+        count(
+            distinct case
+                when {{ in_last_days('user_days.activity_date', 7, 'bounded.measured_on') }}
+                    then user_days.user_id
+            end
+        ) as weekly_active_users,
+        count(distinct user_days.user_id) as monthly_active_users
+    from bounded
+    left join user_days
+        on
+            bounded.measured_on >= user_days.activity_date
+            and {{ days_before('bounded.measured_on', 30) }} < user_days.activity_date
+    group by bounded.grain, bounded.period_start
+),
+
+final as (
+    select
+        bounded.grain,
+        bounded.period_start,
+        bounded.period_end,
+        bounded.is_complete,
+        cast(bounded.active_users as {{ dbt.type_bigint() }}) as active_users,
+        cast(bounded.new_users as {{ dbt.type_bigint() }}) as new_users,
+        cast(bounded.retained_users as {{ dbt.type_bigint() }}) as retained_users,
+        cast(bounded.resurrected_users as {{ dbt.type_bigint() }}) as resurrected_users,
+        cast(bounded.churned_users as {{ dbt.type_bigint() }}) as churned_users,
+        cast(
+            bounded.new_users + bounded.resurrected_users - bounded.churned_users
+            as {{ dbt.type_bigint() }}
+        ) as net_change,
+        cast(bounded.new_users + bounded.resurrected_users as double)
+        / nullif(bounded.churned_users, 0) as quick_ratio,
+        bounded.measured_on,
+        cast(audience.daily_active_users as {{ dbt.type_bigint() }}) as daily_active_users,
+        cast(audience.weekly_active_users as {{ dbt.type_bigint() }}) as weekly_active_users,
+        cast(audience.monthly_active_users as {{ dbt.type_bigint() }}) as monthly_active_users,
+        cast(audience.daily_active_users as double)
+        / nullif(audience.monthly_active_users, 0) as stickiness
+    from bounded
+    inner join audience
+        on
+            bounded.grain = audience.grain
+            and bounded.period_start = audience.period_start
+)
+
+select * from final
