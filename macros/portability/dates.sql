@@ -37,3 +37,12 @@
 {% macro duckdb__days_between(start, end) -%}
     date_diff('day', {{ start }}, {{ end }})
 {%- endmacro %}
+
+
+{#- The last day of the `grain` (week: Monday to Sunday, or month) that contains `date_expr`. -#}
+{% macro period_end(grain, date_expr) -%}
+    cast(
+        {{ dbt.dateadd('day', -1, dbt.dateadd(grain, 1, dbt.date_trunc(grain, date_expr))) }}
+        as date
+    )
+{%- endmacro %}

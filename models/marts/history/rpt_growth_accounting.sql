@@ -103,9 +103,7 @@ data_days as (
         select
             '{{ grain }}' as grain,
             calendar.period_start,
-            cast({{ dbt.dateadd('day', -1, dbt.dateadd(
-                grain, 1, 'calendar.period_start'
-            )) }} as date) as period_end,
+            {{ period_end(grain, 'calendar.period_start') }} as period_end,
             coalesce(counts.active_users, 0) as active_users,
             coalesce(counts.new_users, 0) as new_users,
             coalesce(counts.retained_users, 0) as retained_users,
