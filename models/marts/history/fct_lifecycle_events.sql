@@ -1,6 +1,6 @@
 -- One row per user per entry into a lifecycle stage: the feed for automated campaigns. A user who
 -- turned dormant on a day appears once, on that day, with the stage they left. A campaign tool
--- reads it incrementally by event_date (docs/campaign_feed.md).
+-- reads it incrementally by event_date (docs/history.md).
 
 with
 
