@@ -56,10 +56,29 @@ def late_version_users(db: Path, day: str) -> set[str]:
     return {row[0] for row in rows}
 
 
-def assert_history_matches(raw: Path, tmp_path: Path, days: list[str]) -> int:
+def scores_on(db: Path, day: str | None = None) -> dict[str, tuple]:
+    """RFM scores and segment per buyer: from dim_users, or from the snapshot of `day`."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        if day is None:
+            query = (
+                "select user_id, r_score, f_score, m_score, rfm_segment, rfm_class, value_tier"
+                " from marts.dim_users where r_score is not null"
+            )
+            rows = con.execute(query).fetchall()
+        else:
+            query = (
+                "select user_id, r_score, f_score, m_score, rfm_segment, rfm_class, value_tier"
+                " from marts.fct_user_rfm_snapshots where snapshot_date = cast(? as date)"
+            )
+            rows = con.execute(query, [day]).fetchall()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def assert_history_matches(raw: Path, tmp_path: Path, days: list[str]) -> tuple[int, int]:
+    """Returns how many user stages and how many RFM snapshots were compared."""
     final = tmp_path / "final.duckdb"
     build(raw, final)
-    compared = 0
+    compared = snapshots = 0
     for day in days:
         point_in_time = tmp_path / f"as_of_{day}.duckdb"
         build(raw, point_in_time, as_of=day)
@@ -68,12 +87,20 @@ def assert_history_matches(raw: Path, tmp_path: Path, days: list[str]) -> int:
         differing = {user for user in expected if expected[user] != actual[user]}
         assert differing <= late_version_users(final, day), f"{day}: {sorted(differing)[:10]}"
         compared += len(expected)
-    return compared
+        if (dt.date.fromisoformat(day) + dt.timedelta(days=1)).day == 1 and not late_version_users(
+            final, day
+        ):
+            # a month end: the RFM snapshot of that day is dim_users' scores as of that day
+            assert scores_on(final, day) == scores_on(point_in_time), f"RFM snapshot of {day}"
+            snapshots += 1
+    return compared, snapshots
 
 
 def test_history_matches_point_in_time_on_the_fixture(raw_dir: Path, tmp_path: Path) -> None:
     days = ["2025-03-15", "2025-04-03", "2025-04-30", "2025-05-31"]
-    assert assert_history_matches(raw_dir, tmp_path, days) > 10
+    stages, snapshots = assert_history_matches(raw_dir, tmp_path, days)
+    assert stages > 10
+    assert snapshots == 2
 
 
 def test_history_matches_point_in_time_on_generated_users(tmp_path: Path) -> None:
@@ -84,6 +111,6 @@ def test_history_matches_point_in_time_on_generated_users(tmp_path: Path) -> Non
          "--out", str(raw)],
     )  # fmt: skip
     assert made.exit_code == 0, made.output
-    start = dt.date(2024, 9, 1)
-    days = [(start + dt.timedelta(days=137 * i)).isoformat() for i in range(5)]
-    assert assert_history_matches(raw, tmp_path, days) > 3000
+    days = ["2024-09-30", "2025-01-16", "2025-05-31", "2025-10-17", "2026-03-31"]
+    stages, _ = assert_history_matches(raw, tmp_path, days)
+    assert stages > 3000
