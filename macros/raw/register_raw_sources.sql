@@ -261,3 +261,12 @@
 {% macro strata_quote_literal(value) %}
     {{ return("'" ~ (value | string | replace("'", "''")) ~ "'") }}
 {% endmacro %}
+
+
+{#- The contract's columns of a raw table, each renamed raw_<column>: the values exactly as
+    delivered (the raw views hand them over as text). Nothing else of the raw row is selected. -#}
+{% macro raw_contract_columns(table) -%}
+    {%- for column in raw_tables()[table] %}
+        {{ column.name }} as raw_{{ column.name }}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}

@@ -22,13 +22,7 @@ as_text as (
     select
         _strata_source_file as source_file,
         _strata_source_row as source_row,
-        cast(order_id as {{ dbt.type_string() }}) as raw_order_id,
-        cast(user_id as {{ dbt.type_string() }}) as raw_user_id,
-        cast(ordered_at as {{ dbt.type_string() }}) as raw_ordered_at,
-        cast(status as {{ dbt.type_string() }}) as raw_status,
-        cast(amount as {{ dbt.type_string() }}) as raw_amount,
-        cast(currency as {{ dbt.type_string() }}) as raw_currency,
-        cast(updated_at as {{ dbt.type_string() }}) as raw_updated_at
+        {{ raw_contract_columns('orders') }}
     from source
 ),
 

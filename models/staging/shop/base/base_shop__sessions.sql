@@ -17,13 +17,7 @@ as_text as (
     select
         _strata_source_file as source_file,
         _strata_source_row as source_row,
-        cast(session_id as {{ dbt.type_string() }}) as raw_session_id,
-        cast(user_id as {{ dbt.type_string() }}) as raw_user_id,
-        cast(started_at as {{ dbt.type_string() }}) as raw_started_at,
-        cast(ended_at as {{ dbt.type_string() }}) as raw_ended_at,
-        cast(platform as {{ dbt.type_string() }}) as raw_platform,
-        cast(page_views as {{ dbt.type_string() }}) as raw_page_views,
-        cast(added_to_cart as {{ dbt.type_string() }}) as raw_added_to_cart
+        {{ raw_contract_columns('sessions') }}
     from source
 ),
 
