@@ -10,10 +10,10 @@
     or a column of an unusable type stops the build with the file and column named, before any model
     is built and before anything already published is touched.
 
-    Runs as an on-run-start hook of `dbt run` and `dbt build`.
+    Runs as an on-run-start hook of `dbt run`, `dbt build` and `dbt source freshness`.
 #}
 {% macro register_raw_sources() %}
-    {% if not execute or flags.WHICH not in ('run', 'build') %}
+    {% if not execute or flags.WHICH not in ('run', 'build', 'freshness', 'source') %}
         {{ return('') }}
     {% endif %}
     {% set raw_dir = env_var('STRATA_RAW_DIR', '') | trim %}
