@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +87,9 @@ def run_dbt(
         **(env or {}),
     }
     results_file = target_path / "run_results.json"
-    results_file.unlink(missing_ok=True)
+    if list(args[:1]) != ["retry"]:
+        # `dbt retry` reads the previous results; every other command must not report stale ones.
+        results_file.unlink(missing_ok=True)
 
     errors: list[str] = []
     with subprocess.Popen(
@@ -161,3 +164,56 @@ class Progress:
         name = event.get("info", {}).get("name")
         if name in ("LogModelResult", "LogTestResult", "LogSeedResult", "LogHookEndLine"):
             print(event["info"].get("msg", ""), file=self.stream, flush=True)
+
+
+# Failures that say nothing about the models or the data: another process holds the warehouse
+# file, or a connection dropped. Those are worth another try; a failing model or test is not.
+TRANSIENT_PATTERNS = (
+    "could not set lock on file",
+    "conflicting lock is held",
+    "database is locked",
+    "connection reset",
+    "connection refused",
+    "broken pipe",
+    "timed out",
+    "temporarily unavailable",
+)
+
+
+def is_transient(result: DbtResult) -> bool:
+    """True when a failed invocation failed for a reason another attempt may not meet."""
+    if result.ok:
+        return False
+    messages = [*result.errors, *(node.message or "" for node in result.failed_nodes())]
+    text = "\n".join(messages).lower()
+    if not any(pattern in text for pattern in TRANSIENT_PATTERNS):
+        return False
+    # A model or test that failed on its own terms makes the whole run a real failure.
+    return all(
+        any(pattern in (node.message or "").lower() for pattern in TRANSIENT_PATTERNS)
+        for node in result.failed_nodes()
+    )
+
+
+def run_dbt_with_retries(
+    settings: Settings,
+    args: Sequence[str],
+    *,
+    retries: int = 2,
+    backoff_seconds: float = 5.0,
+    env: dict[str, str] | None = None,
+    on_event: Callable[[dict], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[DbtResult, int]:
+    """Run dbt; on a transient failure wait (backoff doubling) and try again, at most `retries`
+    more times. When the failed invocation got as far as writing run_results.json, the retry is
+    `dbt retry`, which re-runs only what failed or was skipped. Returns the last result and the
+    number of attempts made."""
+    result = run_dbt(settings, args, env=env, on_event=on_event)
+    attempts = 1
+    while is_transient(result) and attempts <= retries:
+        sleep(backoff_seconds * 2 ** (attempts - 1))
+        retry_args = ["retry"] if result.nodes else list(args)
+        result = run_dbt(settings, retry_args, env=env, on_event=on_event)
+        attempts += 1
+    return result, attempts

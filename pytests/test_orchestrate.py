@@ -1,0 +1,269 @@
+"""The run around dbt: retries, the lock, freshness, publishing, history, schedule, exit codes."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from strata.runs import RunLock
+
+from strata import dbt_runner
+from strata.cli import main
+from strata.config import Settings
+from strata.dbt_runner import DbtResult, NodeResult, run_dbt_with_retries
+from strata.scheduler import run_schedule
+
+LOCK_ERROR = 'IO Error: Could not set lock on file "w.duckdb": Conflicting lock is held'
+
+
+def node(status: str, message: str | None = None, kind: str = "model") -> NodeResult:
+    return NodeResult(f"{kind}.strata.x", kind, "x", status, message, 0.1)
+
+
+def fake_dbt(monkeypatch: pytest.MonkeyPatch, results: list[DbtResult]) -> list[list[str]]:
+    calls: list[list[str]] = []
+
+    def run(settings, args, env=None, on_event=None):  # same signature as run_dbt
+        calls.append(list(args))
+        return results[len(calls) - 1]
+
+    monkeypatch.setattr(dbt_runner, "run_dbt", run)
+    return calls
+
+
+def settings(tmp_path: Path) -> Settings:
+    return Settings.load(db_path=str(tmp_path / "w.duckdb"))
+
+
+def test_transient_failure_before_results_is_retried_with_the_same_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls = fake_dbt(monkeypatch, [
+        DbtResult(["dbt"], 2, [], [LOCK_ERROR]),
+        DbtResult(["dbt"], 0, [node("success")], []),
+    ])  # fmt: skip
+    pauses: list[float] = []
+    result, attempts = run_dbt_with_retries(
+        settings(tmp_path), ["build"], retries=2, backoff_seconds=1.5, sleep=pauses.append
+    )
+    assert result.ok and attempts == 2
+    assert calls == [["build"], ["build"]]
+    assert pauses == [1.5]
+
+
+def test_transient_failure_after_results_uses_dbt_retry_with_backoff(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls = fake_dbt(monkeypatch, [
+        DbtResult(["dbt"], 1, [node("success"), node("error", LOCK_ERROR)], []),
+        DbtResult(["dbt"], 1, [node("error", LOCK_ERROR)], []),
+        DbtResult(["dbt"], 0, [node("success")], []),
+    ])  # fmt: skip
+    pauses: list[float] = []
+    result, attempts = run_dbt_with_retries(
+        settings(tmp_path), ["build"], retries=3, backoff_seconds=1.0, sleep=pauses.append
+    )
+    assert result.ok and attempts == 3
+    assert calls == [["build"], ["retry"], ["retry"]]
+    assert pauses == [1.0, 2.0]
+
+
+def test_a_failing_test_is_not_retried(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls = fake_dbt(monkeypatch, [
+        DbtResult(["dbt"], 1, [node("fail", "Got 3 results", kind="test")], []),
+    ])  # fmt: skip
+    result, attempts = run_dbt_with_retries(settings(tmp_path), ["build"], sleep=lambda _: None)
+    assert not result.ok and attempts == 1 and len(calls) == 1
+
+
+def test_a_model_error_next_to_a_lock_error_is_not_retried(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake_dbt(monkeypatch, [
+        DbtResult(["dbt"], 1, [node("error", LOCK_ERROR), node("error", "Binder Error: x")], []),
+    ])  # fmt: skip
+    _, attempts = run_dbt_with_retries(settings(tmp_path), ["build"], sleep=lambda _: None)
+    assert attempts == 1
+
+
+def test_retries_give_up_after_the_limit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls = fake_dbt(monkeypatch, [DbtResult(["dbt"], 2, [], [LOCK_ERROR])] * 3)
+    result, attempts = run_dbt_with_retries(
+        settings(tmp_path), ["build"], retries=2, sleep=lambda _: None
+    )
+    assert not result.ok and attempts == 3 and len(calls) == 3
+
+
+def test_a_held_lock_exits_3_without_touching_anything(raw_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    with RunLock(tmp_path / ".strata" / "run.lock"):
+        started = time.monotonic()
+        result = CliRunner().invoke(main, ["run", "--raw-dir", str(raw_dir), "--db", str(db)])
+    assert result.exit_code == 3, result.output
+    assert "lock" in result.output.lower()
+    assert time.monotonic() - started < 10
+    assert not db.exists()
+
+
+def test_wait_queues_behind_a_held_lock(raw_dir: Path, tmp_path: Path) -> None:
+    lock_file = tmp_path / ".strata" / "run.lock"
+    lock_file.parent.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import time
+            from strata.runs import RunLock
+            with RunLock(__import__("pathlib").Path({str(lock_file)!r})):
+                print("held", flush=True)
+                time.sleep(2)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    result = CliRunner().invoke(
+        main, ["run", "--raw-dir", str(raw_dir), "--db", str(tmp_path / "w.duckdb"),
+               "--wait", "60", "--no-publish"],
+    )  # fmt: skip
+    holder.wait(timeout=30)
+    assert result.exit_code == 0, result.output
+
+
+def test_stale_sources_stop_the_run_before_building(raw_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    result = CliRunner().invoke(
+        main, ["run", "--raw-dir", str(raw_dir), "--db", str(db), "--freshness-check"]
+    )
+    assert result.exit_code == 1
+    assert "stale source" in result.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        marts = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts'"
+        ).fetchone()[0]
+    assert marts == 0
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[dict]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Recorder.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_publish_history_status_and_a_failed_run_that_changes_nothing(
+    raw_dir: Path, tmp_path: Path
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    config = tmp_path / "strata.toml"
+    config.write_text(
+        f'[strata]\nalert_webhook_url = "http://127.0.0.1:{server.server_address[1]}/hook"\n'
+        "keep_versions = 2\n"
+    )
+    db = tmp_path / "w.duckdb"
+    runner = CliRunner()
+    args = ["--raw-dir", str(raw_dir), "--db", str(db), "--config", str(config)]
+    try:
+        first = runner.invoke(main, ["run", *args])
+        assert first.exit_code == 0, first.output
+        serving = tmp_path / "serving"
+        version = (serving / "CURRENT").read_text().strip()
+        assert version in first.output
+        with duckdb.connect(str(serving / "strata.duckdb"), read_only=True) as con:
+            users = con.execute("select count(*) from marts.dim_users").fetchone()[0]
+        assert users > 0
+        assert Recorder.received == []  # no alert on success by default
+
+        (raw_dir / "orders.csv").write_text("order_id,user_id\nx,y\n")  # a broken delivery
+        second = runner.invoke(main, ["run", *args])
+        assert second.exit_code == 1
+        assert (serving / "CURRENT").read_text().strip() == version
+        with duckdb.connect(str(serving / "strata.duckdb"), read_only=True) as con:
+            assert con.execute("select count(*) from marts.dim_users").fetchone()[0] == users
+        assert len(Recorder.received) == 1
+        assert Recorder.received[0]["run"]["status"] == "failed"
+        assert Recorder.received[0]["run"]["exit_code"] == 1
+
+        shown = runner.invoke(main, ["status", "--db", str(db), "--config", str(config)])
+        assert shown.exit_code == 0
+        assert "success" in shown.output and "failed" in shown.output and version in shown.output
+
+        again = runner.invoke(main, ["publish", "--db", str(db), "--config", str(config)])
+        assert again.exit_code == 0, again.output
+        assert (serving / "CURRENT").read_text().strip() != version
+    finally:
+        server.shutdown()
+
+
+def test_schedule_runs_one_at_a_time_and_stops_after_max_runs() -> None:
+    running = 0
+    overlaps = 0
+    finished = 0
+
+    def job() -> int:
+        nonlocal running, overlaps, finished
+        running += 1
+        overlaps += running > 1
+        time.sleep(0.3)  # longer than the interval: due runs are skipped, never stacked
+        running -= 1
+        finished += 1
+        return 0
+
+    lines: list[str] = []
+    started = time.monotonic()
+    code = run_schedule(job, interval_seconds=0.1, max_runs=3, log=lines.append, signals=())
+    assert code == 0
+    assert finished == 3 and overlaps == 0
+    assert time.monotonic() - started < 10
+    assert lines[-1] == "strata schedule: stopped"
+
+
+def test_schedule_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    script = textwrap.dedent("""
+        import time
+        from strata.scheduler import run_schedule
+        def job():
+            print("ran", flush=True)
+            return 0
+        def say(line):
+            print(line, flush=True)
+        raise SystemExit(run_schedule(job, interval_seconds=0.2, log=say))
+    """)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.strip() == "ran":
+            break
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=20)[0]
+    assert process.returncode == 0
+    assert "SIGTERM received, stopping" in output
+    assert output.strip().endswith("strata schedule: stopped")
+
+
+def test_bad_cron_is_a_usage_error(tmp_path: Path, raw_dir: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["schedule", "--cron", "every day", "--raw-dir", str(raw_dir),
+               "--db", str(tmp_path / "w.duckdb")],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "cron" in result.output
