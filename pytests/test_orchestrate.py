@@ -17,12 +17,12 @@ from typing import ClassVar
 import duckdb
 import pytest
 from click.testing import CliRunner
-from strata.runs import RunLock
 
 from strata import dbt_runner
 from strata.cli import main
 from strata.config import Settings
 from strata.dbt_runner import DbtResult, NodeResult, run_dbt_with_retries
+from strata.runs import RunLock
 from strata.scheduler import run_schedule
 
 LOCK_ERROR = 'IO Error: Could not set lock on file "w.duckdb": Conflicting lock is held'
