@@ -5,15 +5,16 @@
       - existing warehouse tables named by vars raw_orders_table and raw_sessions_table.
     Each view has every column of the raw contract as text (an optional column that is absent
     arrives as null), the input's other columns as they are, plus `_strata_source_file` and
-    `_strata_source_row`, which trace a row to where it came
-    from. Before the view is made, the input is checked: a missing file, a missing required column
+    `_strata_source_row`, which trace a row to where it came from, and `_strata_event_at`, the
+    row's event time parsed to UTC (null when unparseable), which source freshness reads. Before the view is made, the input is checked: a missing file, a missing required column
     or a column of an unusable type stops the build with the file and column named, before any model
     is built and before anything already published is touched.
 
-    Runs as an on-run-start hook of `dbt run`, `dbt build` and `dbt source freshness`.
+    Runs as an on-run-start hook of `dbt run`, `dbt build` and `dbt source freshness`, and on its
+    own with `dbt run-operation register_raw_sources` (e.g. before querying the sources by hand).
 #}
 {% macro register_raw_sources() %}
-    {% if not execute or flags.WHICH not in ('run', 'build', 'freshness', 'source') %}
+    {% if not execute or flags.WHICH not in ('run', 'build', 'freshness', 'source', 'run-operation') %}
         {{ return('') }}
     {% endif %}
     {% set raw_dir = env_var('STRATA_RAW_DIR', '') | trim %}
@@ -41,7 +42,11 @@
                 input.{{ adapter.quote(column.name) }},
                 {%- endfor %}
                 {{ input.file_expression }} as _strata_source_file,
-                {{ input.row_expression }} as _strata_source_row
+                {{ input.row_expression }} as _strata_source_row,
+                {#- For `dbt source freshness`, whose YAML cannot call the parsing macro. -#}
+                {{ parse_utc_timestamp(
+                    'cast(input.' ~ raw_event_time_columns()[table] ~ ' as ' ~ dbt.type_string() ~ ')'
+                ) }} as _strata_event_at
             from {{ input.relation_sql }} as input
         {% endset %}
         {% do run_query(
@@ -80,6 +85,12 @@
         'file_expression': strata_quote_literal(name),
         'row_expression': 'cast(null as ' ~ dbt.type_bigint() ~ ')',
     }) }}
+{% endmacro %}
+
+
+{#- The column that says when a raw row happened, per raw table: what freshness measures. -#}
+{% macro raw_event_time_columns() %}
+    {{ return({'orders': 'ordered_at', 'sessions': 'started_at'}) }}
 {% endmacro %}
 
 
@@ -258,8 +269,19 @@
 {% endmacro %}
 
 
+{#- `value` as a SQL string literal. -#}
 {% macro strata_quote_literal(value) %}
+    {{ return(adapter.dispatch('strata_quote_literal', 'strata')(value)) }}
+{% endmacro %}
+
+{% macro default__strata_quote_literal(value) %}
     {{ return("'" ~ (value | string | replace("'", "''")) ~ "'") }}
+{% endmacro %}
+
+{#- Spark reads '' inside a literal as two adjacent literals joined (so 'it''s' is "its"); it
+    escapes with a backslash instead. -#}
+{% macro spark__strata_quote_literal(value) %}
+    {{ return("'" ~ (value | string | replace('\\', '\\\\') | replace("'", "\\'")) ~ "'") }}
 {% endmacro %}
 
 

@@ -15,6 +15,7 @@
     lookback=var('rfm_snapshot_lookback_months'),
     concurrent_batches=false,
     on_schema_change='fail',
+    partition_by=microbatch_partition_by('snapshot_date'),
 ) }}
 
 {%- set grain = var('rfm_snapshot_grain') %}
@@ -85,8 +86,10 @@ buyers as (
     select
         snapshot_dates.snapshot_date,
         purchase_days.user_id,
-        {{ days_between('max(purchase_days.activity_date)', 'snapshot_dates.snapshot_date') }}
-            as recency_days,
+        cast(
+            {{ days_between('max(purchase_days.activity_date)', 'snapshot_dates.snapshot_date') }}
+            as integer
+        ) as recency_days,
         {% set rfm_window = var('rfm_window_days') -%}
         sum(
             {% if rfm_window is none -%}

@@ -1,0 +1,82 @@
+{#- Spark reads the raw files where they lie: Parquet directly (parquet.`path`), CSV through an
+    external table that carries the reader's options (dropping it never touches the files). The
+    source view is made over either, like the DuckDB one.
+
+    Layout: <table>.parquet (a file or a folder of Parquet parts) or <table>.csv (a file or a
+    folder; .csv.gz parts are decompressed), in STRATA_RAW_DIR, which may be any path the engine
+    can read (a local folder for the session target; hdfs://, s3a://, abfss:// on a cluster).
+    Spark SQL cannot list a folder, so the format is named by env STRATA_RAW_FORMAT: parquet (the
+    default) or csv. A path that does not exist fails the build with Spark's message naming it.
+
+    CSV is read with every column as text and in FAILFAST mode: a line with more fields than the
+    header fails the build, naming the record, instead of being silently cut short. -#}
+{% macro spark__raw_file_input(raw_dir, table) %}
+    {% set file_format = env_var('STRATA_RAW_FORMAT', 'parquet') | trim | lower %}
+    {% if file_format not in ('parquet', 'csv') %}
+        {{ exceptions.raise_compiler_error(
+            "strata: STRATA_RAW_FORMAT must be parquet or csv on Spark, not '" ~ file_format ~ "'"
+        ) }}
+    {% endif %}
+    {% if not (raw_dir.startswith('/') or ':/' in raw_dir) %}
+        {{ exceptions.raise_compiler_error(
+            "strata: on Spark, STRATA_RAW_DIR must be an absolute path or a URI (Spark would read a "
+            ~ "relative path against its warehouse folder), not '" ~ raw_dir ~ "'"
+        ) }}
+    {% endif %}
+    {% set path = raw_dir.rstrip('/') ~ '/' ~ table ~ '.' ~ file_format %}
+    {% if file_format == 'csv' %}
+        {#- CSV needs reader options (header, strict parsing), which only a table can carry. -#}
+        {% set file_table = var('raw_schema') ~ '.' ~ table ~ '__csv_files' %}
+        {% set options = [] %}
+        {% for key, value in {
+            'path': path, 'header': 'true', 'inferSchema': 'false', 'mode': 'FAILFAST',
+            'quote': '"', 'escape': '"', 'multiLine': 'true',
+        }.items() %}
+            {% do options.append(key ~ ' ' ~ strata_quote_literal(value)) %}
+        {% endfor %}
+        {% do run_query('drop table if exists ' ~ file_table) %}
+        {% do run_query(
+            'create table ' ~ file_table ~ ' using csv options (' ~ options | join(', ') ~ ')'
+        ) %}
+        {% set source_sql = file_table %}
+    {% else %}
+        {% set source_sql = 'parquet.`' ~ path | replace('`', '``') ~ '`' %}
+    {% endif %}
+    {% set columns = [] %}
+    {% for row in run_query('describe query select * from ' ~ source_sql).rows
+        if row[0] and not row[0].startswith('#') %}
+        {% do columns.append(api.Column(row[0], row[1])) %}
+    {% endfor %}
+    {#- Spark's file splits keep the file's order, and monotonically_increasing_id() grows along
+        them, so numbering by it within each file gives the data row's position in the file. -#}
+    {% set relation_sql %}
+        (
+            select
+                files.*,
+                input_file_name() as _strata_file,
+                monotonically_increasing_id() as _strata_read_order
+            from {{ source_sql }} as files
+        )
+    {% endset %}
+    {#- A single file is named as STRATA_RAW_DIR spells it, like on DuckDB; parts of a folder by
+        their own path, without the file: scheme. -#}
+    {% set file_expression %}
+        case
+            when input._strata_file like {{ strata_quote_literal('%' ~ table ~ '.' ~ file_format) }}
+                then {{ strata_quote_literal(path) }}
+            else regexp_replace(input._strata_file, '^file:(//)?', '')
+        end
+    {% endset %}
+    {% set row_expression %}
+        row_number() over (
+            partition by input._strata_file order by input._strata_read_order asc nulls last
+        )
+    {% endset %}
+    {{ return({
+        'described_as': 'file ' ~ path,
+        'relation_sql': relation_sql,
+        'columns': columns,
+        'file_expression': file_expression,
+        'row_expression': row_expression,
+    }) }}
+{% endmacro %}
