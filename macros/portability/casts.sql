@@ -104,3 +104,25 @@
 {% macro duckdb__int_divide(numerator, denominator) -%}
     (({{ numerator }}) // ({{ denominator }}))
 {%- endmacro %}
+
+
+{#- A money amount computed as a double (a currency conversion), rounded to whole cents as
+    decimal(18, 2), with the same result on every engine: floor(x * 100 + 0.5) is IEEE arithmetic
+    that both do alike, whereas their round() functions differ (DuckDB rounds the binary value,
+    Spark its shortest decimal form). A half cent is rounded up as the double holds it. -#}
+{% macro round_money(double_expression) -%}
+    cast(floor(({{ double_expression }}) * 100 + 0.5) / 100 as decimal(18, 2))
+{%- endmacro %}
+
+
+{#- A non-negative money amount (a decimal with cents) divided by a whole count, rounded half up
+    to whole cents, exactly and alike on every engine: the division is done on whole cents.
+    Null when the count is zero or null. -#}
+{% macro divide_money(amount, count) -%}
+    {%- set cents = 'cast(' ~ amount ~ ' * 100 as ' ~ dbt.type_bigint() ~ ')' -%}
+    {%- set divisor = 'nullif(' ~ count ~ ', 0)' -%}
+    cast(
+        cast({{ int_divide('2 * ' ~ cents ~ ' + ' ~ divisor, '2 * ' ~ divisor) }} as double) / 100
+        as decimal(18, 2)
+    )
+{%- endmacro %}

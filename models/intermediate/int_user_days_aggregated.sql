@@ -56,7 +56,8 @@ days as (
         user_id,
         activity_date,
         sum(sessions) as sessions,
-        coalesce(sum(duration_seconds), 0) / 60.0 as session_minutes,
+        -- A double on every engine: Spark would make `/ 60.0` a decimal division (6 places).
+        cast(coalesce(sum(duration_seconds), 0) as double) / 60 as session_minutes,
         sum(page_views) as page_views,
         sum(orders) as orders,
         sum(purchases) as purchases,

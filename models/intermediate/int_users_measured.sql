@@ -111,9 +111,7 @@ final as (
         cast(monetary as decimal(18, 2)) as monetary,
         cast(purchases_lifetime as {{ dbt.type_bigint() }}) as purchases_lifetime,
         cast(revenue_lifetime as decimal(18, 2)) as revenue_lifetime,
-        cast(
-            revenue_lifetime / nullif(purchases_lifetime, 0) as decimal(18, 2)
-        ) as average_order_value,
+        {{ divide_money('revenue_lifetime', 'purchases_lifetime') }} as average_order_value,
         cast(median_days_between_purchases as double) as median_days_between_purchases,
         cast(loyalty_purchases as {{ dbt.type_bigint() }}) as loyalty_purchases,
 

@@ -134,7 +134,8 @@ ranked as (
         -- `updated_at` is older than any with one. Ties go to the status furthest along
         -- (refunded, cancelled, completed, pending), then to the row's content hash, then to its
         -- position in the file, so the winner is the same on every run and engine.
-        row_number() over (
+        -- Cast: row_number() is a bigint on DuckDB but an int on Spark.
+        cast(row_number() over (
             partition by
                 order_id,
                 exclusion_reason is null and reject_reasons is null
@@ -148,7 +149,7 @@ ranked as (
                 end desc nulls last,
                 row_hash asc nulls last,
                 source_row asc nulls last
-        ) as version_rank
+        ) as {{ dbt.type_bigint() }}) as version_rank
     from checked
 ),
 
@@ -173,13 +174,9 @@ final as (
         original_currency,
         case
             when original_currency = '{{ var("reporting_currency") }}' then original_amount
-            else cast(
-                round(
-                    cast(original_amount as double)
-                    * reporting_units_per_usd / order_units_per_usd,
-                    2
-                ) as decimal(18, 2)
-            )
+            else {{ round_money(
+                'cast(original_amount as double) * reporting_units_per_usd / order_units_per_usd'
+            ) }}
         end as amount,
         exclusion_reason,
         reject_reasons,
