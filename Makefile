@@ -16,7 +16,7 @@ FIXTURE_DB := warehouse/fixture.duckdb
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install run test lint dbt-test pytest demo-data clean
+.PHONY: install install-spark run test test-spark lint dbt-test pytest demo-data clean
 
 install: $(STAMP)
 
@@ -50,5 +50,51 @@ dbt-test: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
+# ---- Spark (issue #8, docs/spark.md): the same project on local Spark, compared with DuckDB ----
+# Not part of `make test`: it needs Java 17 and pyspark, and takes minutes rather than seconds.
+SPARK_STAMP := $(VENV)/.spark-installed-stamp
+SPARK_WORK := warehouse/engines
+# The fixture's latest activity date, and a generated data set small enough for local Spark.
+FIXTURE_AS_OF := 2025-06-03
+SPARK_DEMO_USERS ?= 2000
+SPARK_DEMO_SEED ?= 7
+SPARK_DEMO_END := 2026-06-30
+
+install-spark: $(SPARK_STAMP)
+
+$(SPARK_STAMP): $(STAMP)
+	@command -v java >/dev/null || { echo "make test-spark needs Java 17 (java on PATH)"; exit 2; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		--constraint requirements/constraints.txt --editable '.[dev,spark]'
+	@touch $@
+
+# Builds one raw data set on DuckDB and on local Spark for the same as-of date, then compares
+# every table of both builds row for row. $(1): name, $(2): raw folder, $(3): file format,
+# $(4): as-of date, $(5): `dbt` to build on Spark with dbt build (unit tests included), `cli` to
+# build through `strata run --target spark` (the CLI path: no unit tests, no publish).
+define compare_engines
+	rm -rf $(SPARK_WORK)/$(1) && mkdir -p $(SPARK_WORK)/$(1)/spark
+	STRATA_RAW_DIR=$(CURDIR)/$(2) STRATA_DB_PATH=$(SPARK_WORK)/$(1)/duckdb.duckdb \
+		STRATA_TARGET_PATH=target/engines-duckdb \
+		$(BIN)/dbt build --quiet --fail-fast --vars '{as_of_date: "$(4)"}'
+	$(if $(filter cli,$(5)),\
+	STRATA_SPARK_DIR=$(SPARK_WORK)/$(1)/spark SPARK_LOCAL_IP=127.0.0.1 \
+		$(BIN)/strata run --target spark --raw-dir $(2) --as-of $(4) \
+		--db $(SPARK_WORK)/$(1)/spark/state.duckdb,\
+	STRATA_RAW_DIR=$(CURDIR)/$(2) STRATA_RAW_FORMAT=$(3) STRATA_SPARK_DIR=$(SPARK_WORK)/$(1)/spark \
+		STRATA_TARGET_PATH=target/engines-spark SPARK_LOCAL_IP=127.0.0.1 \
+		$(BIN)/dbt build --quiet --fail-fast --target spark --vars '{as_of_date: "$(4)"}')
+	$(BIN)/python -m strata.engines --duckdb $(SPARK_WORK)/$(1)/duckdb.duckdb \
+		--spark-dir $(SPARK_WORK)/$(1)/spark
+endef
+
+test-spark: install-spark
+	$(call compare_engines,fixture,$(FIXTURE_DIR),csv,$(FIXTURE_AS_OF),dbt)
+	rm -rf $(SPARK_WORK)/demo-data
+	$(BIN)/strata generate --users $(SPARK_DEMO_USERS) --seed $(SPARK_DEMO_SEED) \
+		--end-date $(SPARK_DEMO_END) --out $(SPARK_WORK)/demo-data
+	$(call compare_engines,demo,$(SPARK_WORK)/demo-data,parquet,$(SPARK_DEMO_END),cli)
+	$(BIN)/strata status --db $(SPARK_WORK)/demo/spark/state.duckdb --limit 1
+
 clean:
-	rm -rf target logs warehouse/*.duckdb warehouse/*.wal warehouse/.tmp
+	rm -rf target logs warehouse/*.duckdb warehouse/*.wal warehouse/.tmp warehouse/engines

@@ -99,7 +99,11 @@ def _options(
 def _report(settings: Settings, outcome: RunOutcome, as_json: bool) -> None:
     record = outcome.record
     if as_json:
-        summary = read_summary(settings.db_path) if outcome.exit_code == EXIT_OK else None
+        summary = (
+            read_summary(settings.db_path)
+            if outcome.exit_code == EXIT_OK and settings.engine == "duckdb"
+            else None
+        )
         payload = {
             "run": record.to_dict(),
             "seconds": record.duration_seconds,
@@ -125,7 +129,9 @@ def _report(settings: Settings, outcome: RunOutcome, as_json: bool) -> None:
                 else ""
             )
         )
-        if record.command != "publish":
+        if settings.engine != "duckdb":
+            click.echo(record.message)
+        elif record.command != "publish":
             click.echo(format_summary(read_summary(settings.db_path)))
     for problem in outcome.problems:
         click.echo(f"strata: alert not delivered: {problem}", err=True)
@@ -141,7 +147,11 @@ DB_OPTION = click.option(
     "--db", "db_path", type=str, default=None, help="Warehouse file [$STRATA_DB_PATH]."
 )
 TARGET_OPTION = click.option(
-    "--target", type=str, default=None, help="dbt target [$STRATA_TARGET or duckdb]."
+    "--target",
+    type=str,
+    default=None,
+    help="dbt target in profiles.yml: duckdb, spark (local Spark) or spark_thrift (a cluster) "
+    "[$STRATA_TARGET or duckdb]. Spark targets build only; BI reads their marts in the cluster.",
 )
 RAW_OPTION = click.option(
     "--raw-dir",
@@ -321,6 +331,11 @@ def publish(
 ) -> None:
     """Publish the current warehouse again for BI readers (no build)."""
     settings, file_settings = _load(config, db_path, target)
+    if settings.engine != "duckdb":
+        _fail_usage(
+            f"publish copies a DuckDB warehouse; on target {settings.target} BI reads the marts "
+            "from the cluster's catalog (docs/spark.md)"
+        )
     if not settings.db_path.exists():
         _fail_usage(f"no warehouse at {settings.db_path}: run `strata run` first")
     options = _options(

@@ -37,6 +37,11 @@ class Settings:
     db_path: Path
     target: str
 
+    @property
+    def engine(self) -> str:
+        """`spark` for the profile's Spark targets (named spark...), else `duckdb`."""
+        return "spark" if self.target.startswith("spark") else "duckdb"
+
     @classmethod
     def load(cls, db_path: str | None = None, target: str | None = None) -> Settings:
         project_dir = find_project_dir()
@@ -59,3 +64,9 @@ def resolve_raw_dir(raw_dir: str | None) -> Path:
     if not path.is_dir():
         raise ConfigError(f"raw data folder {path} does not exist")
     return path
+
+
+def raw_file_format(raw_dir: Path) -> str:
+    """The format of the raw files in a local folder, as STRATA_RAW_FORMAT names it for Spark
+    (which cannot list a folder): csv when orders.csv is there, else parquet."""
+    return "csv" if (raw_dir / "orders.csv").exists() else "parquet"

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from strata.alerts import AlertConfig, build_payload, send_alerts
-from strata.config import Settings
+from strata.config import Settings, raw_file_format
 from strata.dbt_runner import DbtResult, Progress, run_dbt, run_dbt_with_retries
 from strata.publish import PublishError, publish
 from strata.runs import LockHeld, RunLock, RunRecord, append_run, new_run_id
@@ -122,6 +123,8 @@ def execute(
     )
     outcome = RunOutcome(exit_code=EXIT_FAILED, record=record)
     env = {"STRATA_RAW_DIR": str(options.raw_dir)} if options.raw_dir else {}
+    if options.raw_dir and settings.engine == "spark" and "STRATA_RAW_FORMAT" not in os.environ:
+        env["STRATA_RAW_FORMAT"] = raw_file_format(options.raw_dir)
     progress = progress or Progress()
     try:
         with RunLock(state_dir(settings) / "run.lock", wait_seconds=options.lock_wait_seconds):
@@ -183,6 +186,13 @@ def _locked(
             record.failures = _failures(result)
             record.message = "the build or its tests failed; the published copy is unchanged"
             return RunOutcome(exit_code=EXIT_FAILED, record=record, dbt=result)
+
+    if settings.engine != "duckdb":
+        # The marts live in the cluster's catalog: BI reads them there (docs/spark.md). The
+        # serving copy and the summary read a DuckDB warehouse, so they are for DuckDB targets.
+        record.status, record.exit_code = "success", EXIT_OK
+        record.message = f"built on target {settings.target}; nothing to publish (docs/spark.md)"
+        return RunOutcome(exit_code=EXIT_OK, record=record, dbt=result)
 
     summary = read_summary(settings.db_path)
     record.as_of_date = summary.as_of_date or record.as_of_date
