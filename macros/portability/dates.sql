@@ -46,3 +46,17 @@
         as date
     )
 {%- endmacro %}
+
+
+{#- A window over the `days` calendar days ending `end_offset` days before each row's day, per
+    user: the window-function form of in_last_days(date, days, day - end_offset). Rows must carry
+    `day_number` (whole days since an epoch) and `user_id`. Rows of the same day are peers, so a
+    day's own activity counts in a window ending on it. An empty frame gives null to sum(). -#}
+{% macro days_window_over(days, end_offset=0) -%}
+    over (
+        partition by user_id
+        order by day_number asc nulls last
+        range between {{ days + end_offset - 1 }} preceding and
+        {{ end_offset ~ ' preceding' if end_offset else 'current row' }}
+    )
+{%- endmacro %}

@@ -29,54 +29,51 @@ first_seen as (
     group by user_id
 ),
 
-windowed as (
+-- Activity days and change points in one stream per user. Every rule counts activity in a window
+-- of days ending on (or before) the evaluated day, so each is a window function over a range of
+-- day numbers: one sort per user instead of joining every change point to every activity day in
+-- its look-back (which grew with points x active days).
+events as (
     select
-        points.user_id,
-        points.evaluated_on,
-        user_days.activity_date,
-        user_days.purchases,
-        user_days.days_since_previous_activity
+        user_id,
+        activity_date as event_date,
+        1 as is_activity,
+        0 as is_point,
+        coalesce(purchases, 0) as purchases,
+        days_since_previous_activity
+    from user_days
+    union all
+    select
+        user_id,
+        evaluated_on as event_date,
+        0 as is_activity,
+        1 as is_point,
+        0 as purchases,
+        cast(null as integer) as days_since_previous_activity
     from points
-    left join user_days
-        on
-            points.user_id = user_days.user_id
-            and points.evaluated_on >= user_days.activity_date
-            and {{ days_before('points.evaluated_on', lookback) }} < user_days.activity_date
+),
+
+numbered as (
+    select
+        *,
+        {{ days_between("cast('1970-01-01' as date)", 'event_date') }} as day_number
+    from events
 ),
 
 measured as (
     select
         user_id,
-        evaluated_on,
-        max(activity_date) as last_active_date,
-        sum(
-            case when {{ in_last_days('activity_date', recent, 'evaluated_on') }} then 1 else 0 end
-        ) as active_days_recent,
-        sum(
-            case
-                when
-                    {{ in_last_days(
-                        'activity_date', baseline, days_before('evaluated_on', recent)
-                    ) }}
-                    then 1
-                else 0
-            end
-        ) as baseline_active_days,
+        event_date as evaluated_on,
+        is_point,
+        max(case when is_activity = 1 then event_date end) {{ days_window_over(lookback) }}
+            as last_active_date,
+        sum(is_activity) {{ days_window_over(recent) }} as active_days_recent,
+        sum(is_activity) {{ days_window_over(baseline, recent) }} as baseline_active_days,
         max(
-            case
-                when {{ in_last_days('activity_date', var('return_window_days'), 'evaluated_on') }}
-                    then days_since_previous_activity
-            end
-        ) as last_gap_days,
-        sum(
-            case
-                when {{ in_last_days('activity_date', var('loyal_window_days'), 'evaluated_on') }}
-                    then purchases
-                else 0
-            end
-        ) as loyalty_purchases
-    from windowed
-    group by user_id, evaluated_on
+            case when is_activity = 1 then days_since_previous_activity end
+        ) {{ days_window_over(var('return_window_days')) }} as last_gap_days,
+        sum(purchases) {{ days_window_over(var('loyal_window_days')) }} as loyalty_purchases
+    from numbered
 ),
 
 metrics as (
@@ -91,13 +88,17 @@ metrics as (
         {{ days_between('first_seen.first_seen_date', 'measured.evaluated_on') }}
             as days_since_first_seen,
         measured.last_gap_days,
-        {{ engagement_baseline('measured.baseline_active_days') }} as engagement_baseline,
-        {{ engagement_ratio('measured.active_days_recent', 'measured.baseline_active_days') }}
-            as engagement_ratio,
-        measured.loyalty_purchases
+        {{ engagement_baseline('coalesce(measured.baseline_active_days, 0)') }}
+            as engagement_baseline,
+        {{ engagement_ratio(
+            'coalesce(measured.active_days_recent, 0)',
+            'coalesce(measured.baseline_active_days, 0)'
+        ) }} as engagement_ratio,
+        coalesce(measured.loyalty_purchases, 0) as loyalty_purchases
     from measured
     inner join first_seen
         on measured.user_id = first_seen.user_id
+    where measured.is_point = 1
 ),
 
 final as (
