@@ -134,28 +134,96 @@ bounded as (
     where periods.period_start <= as_of.as_of_date
 ),
 
+-- Active audiences without a distinct count over every window: a user is in the N-day audience
+-- of day d when active in (d - N, d]. Each activity day covers the days to activity_date + N - 1,
+-- starting where the user's previous activity's cover ended, so one user's spans never overlap
+-- and the spans covering d count distinct users: span starts minus span ends up to d. That needs
+-- one pass over user-days and a join of each period with the few hundred days on which the
+-- count changes, where a range join of every period with its last 30 days of user-days grew with
+-- periods x active users.
+audience_spans as (
+    {% for days in [7, 30] %}
+        select
+            {{ days }} as window_days,
+            case
+                when
+                    days_since_previous_activity is null
+                    or days_since_previous_activity >= {{ days }}
+                    then activity_date
+                else cast(
+                    {{ dbt.dateadd(
+                        'day', days ~ ' - days_since_previous_activity', 'activity_date'
+                    ) }} as date
+                )
+            end as span_start,
+            cast({{ dbt.dateadd('day', days, 'activity_date') }} as date) as span_stop
+        from user_days
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+audience_changes as (
+    select
+        window_days,
+        change_day,
+        sum(audience_change) as audience_change
+    from (
+        select
+            window_days,
+            span_start as change_day,
+            1 as audience_change
+        from audience_spans
+        union all
+        select
+            window_days,
+            span_stop as change_day,
+            -1 as audience_change
+        from audience_spans
+    ) as changes
+    group by window_days, change_day
+),
+
+-- The N-day audience on a day: the span starts minus the span ends on or before it.
+audience_on_measured_days as (
+    select
+        bounded.grain,
+        bounded.period_start,
+        audience_changes.window_days,
+        sum(audience_changes.audience_change) as active_users
+    from bounded
+    inner join audience_changes
+        on bounded.measured_on >= audience_changes.change_day
+    group by bounded.grain, bounded.period_start, audience_changes.window_days
+),
+
+daily_active as (
+    select
+        activity_date,
+        count(*) as daily_active_users
+    from user_days
+    group by activity_date
+),
+
 audience as (
     select
         bounded.grain,
         bounded.period_start,
-        count(
-            distinct case
-                when user_days.activity_date = bounded.measured_on then user_days.user_id
-            end
-        ) as daily_active_users,
-        count(
-            distinct case
-                when {{ in_last_days('user_days.activity_date', 7, 'bounded.measured_on') }}
-                    then user_days.user_id
-            end
-        ) as weekly_active_users,
-        count(distinct user_days.user_id) as monthly_active_users
+        coalesce(daily_active.daily_active_users, 0) as daily_active_users,
+        coalesce(weekly.active_users, 0) as weekly_active_users,
+        coalesce(monthly.active_users, 0) as monthly_active_users
     from bounded
-    left join user_days
+    left join daily_active
+        on bounded.measured_on = daily_active.activity_date
+    left join audience_on_measured_days as weekly
         on
-            bounded.measured_on >= user_days.activity_date
-            and {{ days_before('bounded.measured_on', 30) }} < user_days.activity_date
-    group by bounded.grain, bounded.period_start
+            bounded.grain = weekly.grain
+            and bounded.period_start = weekly.period_start
+            and weekly.window_days = 7
+    left join audience_on_measured_days as monthly
+        on
+            bounded.grain = monthly.grain
+            and bounded.period_start = monthly.period_start
+            and monthly.window_days = 30
 ),
 
 final as (
