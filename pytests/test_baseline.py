@@ -1,0 +1,46 @@
+"""The benchmark's hand-written baseline agrees with strata, user for user (make bench relies on
+this before it compares their times), and a disagreement is reported, not hidden."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from strata.baseline import compare_with_strata, run_baseline
+from strata.cli import main
+
+pytestmark = pytest.mark.slow
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+AS_OF = "2025-06-03"
+
+
+@pytest.fixture
+def built(raw_dir: Path, tmp_path: Path) -> Path:
+    db = tmp_path / "w.duckdb"
+    result = CliRunner().invoke(
+        main,
+        ["run", "--raw-dir", str(raw_dir), "--db", str(db), "--as-of", AS_OF, "--no-publish"],
+    )
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def test_baseline_agrees_with_strata_on_every_fixture_user(raw_dir: Path, built: Path) -> None:
+    rows, seconds = run_baseline(raw_dir, AS_OF, project_dir=PROJECT_DIR)
+    assert rows, "the fixture has users"
+    assert seconds >= 0
+    assert compare_with_strata(built, rows) == []
+
+
+def test_a_wrong_stage_or_score_or_user_is_reported(raw_dir: Path, built: Path) -> None:
+    rows, _ = run_baseline(raw_dir, AS_OF, project_dir=PROJECT_DIR)
+    user, stage, r_score, f_score, m_score = rows[0]
+    wrong_stage = "churned" if stage != "churned" else "active"
+    altered = [(user, wrong_stage, r_score, f_score, m_score), *rows[1:], ("ghost", "new", 1, 1, 1)]
+    problems = compare_with_strata(built, altered)
+    assert any(problem.startswith(f"{user}: strata") for problem in problems)
+    assert "ghost: only in the baseline" in problems
+    assert compare_with_strata(built, rows[1:]) == [f"{user}: only in strata"]

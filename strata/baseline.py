@@ -1,0 +1,119 @@
+"""The benchmark's baseline: one hand-written DuckDB query over the raw files (make bench).
+
+`run_baseline` fills bench/baseline_duckdb.sql with the raw files, the seed files and the rule
+thresholds from dbt_project.yml's vars, runs it on a fresh in-memory DuckDB and returns every
+user's (user_id, lifecycle_stage, r_score, f_score, m_score) with the wall time the query took.
+`compare_with_strata` checks those rows against marts.dim_users of a strata build: the benchmark
+compares times only when the two agree on every user.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from string import Template
+
+import duckdb
+import yaml
+
+QUERY = Path(__file__).resolve().parent.parent / "bench" / "baseline_duckdb.sql"
+VARS = (
+    "reporting_currency",
+    "excluded_user_pattern",
+    "max_session_hours",
+    "future_tolerance_minutes",
+    "rfm_window_days",
+    "engagement_recent_days",
+    "engagement_baseline_days",
+    "return_window_days",
+    "loyal_window_days",
+    "churn_after_days",
+    "dormant_after_days",
+    "new_user_days",
+    "at_risk_min_baseline",
+    "at_risk_ratio",
+    "loyal_min_purchases",
+)
+
+
+def _literal(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _raw_table(raw_dir: Path, table: str) -> str:
+    parquet = raw_dir / f"{table}.parquet"
+    if parquet.exists():
+        return f"read_parquet({_literal(parquet)})"
+    csv = raw_dir / f"{table}.csv"
+    if csv.exists():
+        return f"read_csv({_literal(csv)}, header = true, all_varchar = true)"
+    raise FileNotFoundError(f"no {table}.parquet or {table}.csv in {raw_dir}")
+
+
+def project_vars(project_dir: Path) -> dict[str, object]:
+    return yaml.safe_load((project_dir / "dbt_project.yml").read_text())["vars"]
+
+
+def render(raw_dir: Path, as_of_date: str, project_dir: Path) -> str:
+    values = project_vars(project_dir)
+    if values.get("rfm_window_days") is None or values.get("rfm_scoring") != "quantile":
+        raise ValueError("the baseline implements the default RFM settings only")
+    future = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(
+        minutes=int(values["future_tolerance_minutes"])
+    )
+    mapping = {name: values[name] for name in VARS}
+    mapping["excluded_user_pattern"] = str(values["excluded_user_pattern"]).replace("'", "''")
+    mapping.update(
+        orders=_raw_table(raw_dir, "orders"),
+        sessions=_raw_table(raw_dir, "sessions"),
+        currency_rates=project_dir / "seeds" / "currency_rates.csv",
+        excluded_users=project_dir / "seeds" / "excluded_users.csv",
+        as_of_date=dt.date.fromisoformat(as_of_date).isoformat(),
+        future_limit=f"timestamp '{future:%Y-%m-%d %H:%M:%S}'",
+    )
+    return Template(QUERY.read_text()).substitute(mapping)
+
+
+def run_baseline(
+    raw_dir: Path,
+    as_of_date: str,
+    *,
+    project_dir: Path,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> tuple[list[tuple], float]:
+    """Every user's stage and scores as of `as_of_date`, and the seconds the query took."""
+    sql = render(raw_dir, as_of_date, project_dir)
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        if threads:
+            con.execute(f"set threads = {int(threads)}")
+        if memory_limit:
+            con.execute(f"set memory_limit = {_literal(memory_limit)}")
+        started = time.perf_counter()
+        rows = con.execute(sql).fetchall()
+        return rows, time.perf_counter() - started
+    finally:
+        con.close()
+
+
+def compare_with_strata(db_path: Path, rows: list[tuple]) -> list[str]:
+    """Differences between the baseline's rows and marts.dim_users; empty when they agree."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        strata = {
+            row[0]: tuple(row[1:])
+            for row in con.execute(
+                "select user_id, lifecycle_stage, r_score, f_score, m_score from marts.dim_users"
+            ).fetchall()
+        }
+    baseline = {row[0]: tuple(row[1:]) for row in rows}
+    problems = [f"{user}: only in strata" for user in sorted(strata.keys() - baseline.keys())]
+    problems += [
+        f"{user}: only in the baseline" for user in sorted(baseline.keys() - strata.keys())
+    ]
+    for user in sorted(strata.keys() & baseline.keys()):
+        if strata[user] != baseline[user]:
+            problems.append(f"{user}: strata {strata[user]}, baseline {baseline[user]}")
+    return problems
