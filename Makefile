@@ -16,7 +16,7 @@ FIXTURE_DB := warehouse/fixture.duckdb
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install install-spark run test test-spark lint dbt-test pytest demo-data clean
+.PHONY: install install-spark run test test-spark bench lint dbt-test pytest demo-data clean
 
 install: $(STAMP)
 
@@ -96,5 +96,14 @@ test-spark: install-spark
 	$(call compare_engines,demo,$(SPARK_WORK)/demo-data,parquet,$(SPARK_DEMO_END),cli)
 	$(BIN)/strata status --db $(SPARK_WORK)/demo/spark/state.duckdb --limit 1
 
+# ---- Benchmark (issue #9, docs/benchmarks.md): prints figures, asserts none ----
+# BENCH_USERS: the sizes; BENCH_10M=1 adds the 10M-user step (about 16 GB and an hour).
+BENCH_USERS ?= 100000 1000000
+BENCH_DOCS ?= docs/benchmarks.md
+
+bench: $(STAMP)
+	$(BIN)/python -m strata.bench --users $(BENCH_USERS) $(if $(BENCH_10M),--with-10m) \
+		--docs $(BENCH_DOCS)
+
 clean:
-	rm -rf target logs warehouse/*.duckdb warehouse/*.wal warehouse/.tmp warehouse/engines
+	rm -rf target logs warehouse/*.duckdb warehouse/*.wal warehouse/.tmp warehouse/engines warehouse/bench
