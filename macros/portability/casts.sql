@@ -71,6 +71,18 @@
 {%- endmacro %}
 
 
+{#- Where a raw row ends up, from its checks and its rank among the copies or versions of its key:
+    excluded, else quarantined, else clean (rank 1), else superseded. -#}
+{% macro row_disposition(rank_column) -%}
+    case
+        when exclusion_reason is not null then 'excluded'
+        when reject_reasons is not null then 'quarantined'
+        when {{ rank_column }} = 1 then 'clean'
+        else 'superseded'
+    end
+{%- endmacro %}
+
+
 {#- Timestamps later than this are quarantined as being in the future: the build's start plus
     var('future_tolerance_minutes') for clock skew between systems. -#}
 {% macro future_limit() -%}

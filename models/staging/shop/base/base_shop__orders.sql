@@ -60,35 +60,62 @@ known_currencies as (
     select distinct currency_code from currency_rates
 ),
 
-converted as (
+with_month as (
     select
-        parsed.*,
-        known_currencies.currency_code is not null as is_known_currency,
+        *,
+        cast({{ dbt.date_trunc('month', 'ordered_at') }} as date) as ordered_month
+    from parsed
+),
+
+-- Rates are looked up once per currency and month that occurs (a few hundred pairs), then joined
+-- to the orders on equality: a range join of every order against the rate spells was half of
+-- this model's build time at a million orders (docs/benchmarks.md).
+order_months as (
+    select distinct
+        original_currency,
+        ordered_month
+    from with_month
+    where original_currency is not null and ordered_month is not null
+),
+
+month_rates as (
+    select
+        order_months.original_currency,
+        order_months.ordered_month,
         order_rate.units_per_usd as order_units_per_usd,
         reporting_rate.units_per_usd as reporting_units_per_usd
-    from parsed
-    left join known_currencies
-        on parsed.original_currency = known_currencies.currency_code
+    from order_months
     left join rate_spells as order_rate
         on
-            parsed.original_currency = order_rate.currency_code
-            and cast({{ dbt.date_trunc('month', 'parsed.ordered_at') }} as date)
-            >= order_rate.valid_from_month
+            order_months.original_currency = order_rate.currency_code
+            and order_months.ordered_month >= order_rate.valid_from_month
             and (
-                cast({{ dbt.date_trunc('month', 'parsed.ordered_at') }} as date)
-                < order_rate.valid_to_month
+                order_months.ordered_month < order_rate.valid_to_month
                 or order_rate.valid_to_month is null
             )
     left join rate_spells as reporting_rate
         on
             reporting_rate.currency_code = '{{ var("reporting_currency") }}'
-            and cast({{ dbt.date_trunc('month', 'parsed.ordered_at') }} as date)
-            >= reporting_rate.valid_from_month
+            and order_months.ordered_month >= reporting_rate.valid_from_month
             and (
-                cast({{ dbt.date_trunc('month', 'parsed.ordered_at') }} as date)
-                < reporting_rate.valid_to_month
+                order_months.ordered_month < reporting_rate.valid_to_month
                 or reporting_rate.valid_to_month is null
             )
+),
+
+converted as (
+    select
+        with_month.*,
+        known_currencies.currency_code is not null as is_known_currency,
+        month_rates.order_units_per_usd,
+        month_rates.reporting_units_per_usd
+    from with_month
+    left join known_currencies
+        on with_month.original_currency = known_currencies.currency_code
+    left join month_rates
+        on
+            with_month.original_currency = month_rates.original_currency
+            and with_month.ordered_month = month_rates.ordered_month
 ),
 
 checked as (
@@ -181,12 +208,7 @@ final as (
         exclusion_reason,
         reject_reasons,
         version_rank,
-        case
-            when exclusion_reason is not null then 'excluded'
-            when reject_reasons is not null then 'quarantined'
-            when version_rank = 1 then 'clean'
-            else 'superseded'
-        end as row_disposition
+        {{ row_disposition('version_rank') }} as row_disposition
     from ranked
 )
 

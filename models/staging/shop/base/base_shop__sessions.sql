@@ -1,6 +1,10 @@
 -- Every raw session row, parsed, checked and given exactly one disposition: clean, superseded (an
 -- identical copy of a session already kept), excluded (anonymous visitor, internal or test user)
 -- or quarantined (with reasons). Materialised once per build, like base_shop__orders.
+--
+-- Sessions are the biggest input (ten per user), so this model is written for speed
+-- (docs/benchmarks.md): one window pass over the rows, a fast engine-native content hash, and the
+-- raw text kept only on the rows that are not clean (the quarantine is what shows it).
 
 with
 
@@ -31,7 +35,7 @@ parsed as (
         lower({{ clean_text('raw_platform') }}) as platform_text,
         {{ try_cast(clean_text('raw_page_views'), dbt.type_bigint()) }} as parsed_page_views,
         {{ parse_boolean(clean_text('raw_added_to_cart')) }} as parsed_added_to_cart,
-        {{ generate_surrogate_key([
+        {{ content_hash([
             'raw_session_id', 'raw_user_id', 'raw_started_at', 'raw_ended_at', 'raw_platform',
             'raw_page_views', 'raw_added_to_cart'
         ]) }} as row_hash
@@ -42,10 +46,20 @@ with_duration as (
     select
         *,
         {{ seconds_between('started_at', 'ended_at') }} as duration_seconds,
-        -- A session id delivered more than once with different content cannot be resolved
-        -- safely: every copy is quarantined. Identical copies are simply re-deliveries.
-        min(row_hash) over (partition by session_id)
-        <> max(row_hash) over (partition by session_id) as has_conflicting_copies
+        -- Copies of a session id, in file order; the three windows share one specification, so
+        -- the rows are partitioned and sorted once.
+        {%- set copies_in_file_order -%}
+            partition by session_id
+            order by source_row asc nulls last, source_file asc nulls last
+        {%- endset %}
+        {%- set all_copies = copies_in_file_order
+            ~ ' rows between unbounded preceding and unbounded following' %}
+        min(row_hash) over ({{ all_copies }}) as lowest_copy_hash,
+        max(row_hash) over ({{ all_copies }}) as highest_copy_hash,
+        -- Cast: row_number() is a bigint on DuckDB but an int on Spark.
+        cast(
+            row_number() over ({{ copies_in_file_order }}) as {{ dbt.type_bigint() }}
+        ) as copy_rank
     from parsed
 ),
 
@@ -58,6 +72,8 @@ checked as (
             when {{ regex_matches('with_duration.user_id', var('excluded_user_pattern')) }}
                 then 'excluded_user_pattern'
         end as exclusion_reason,
+        -- Last check: a session id delivered more than once with different content cannot be
+        -- resolved safely, so every copy is quarantined. Identical copies are re-deliveries.
         {{ reason_list([
             ('with_duration.session_id is null', 'missing_session_id'),
             ("with_duration.raw_started_at is null or trim(with_duration.raw_started_at) = ''",
@@ -76,7 +92,8 @@ checked as (
             ('with_duration.parsed_page_views < 0', 'negative_page_views'),
             ("trim(with_duration.raw_added_to_cart) <> ''"
                 ~ " and with_duration.parsed_added_to_cart is null", 'unparseable_added_to_cart'),
-            ('with_duration.session_id is not null and with_duration.has_conflicting_copies',
+            ('with_duration.session_id is not null'
+                ~ ' and with_duration.lowest_copy_hash <> with_duration.highest_copy_hash',
                 'duplicate_session_conflict'),
         ]) }} as reject_reasons
     from with_duration
@@ -84,16 +101,10 @@ checked as (
         on with_duration.user_id = excluded_users.user_id
 ),
 
-ranked as (
+disposed as (
     select
         *,
-        -- Only identical copies share a usable session id; the first in file order is kept.
-        row_number() over (
-            partition by
-                session_id,
-                exclusion_reason is null and reject_reasons is null
-            order by source_row asc nulls last, source_file asc nulls last
-        ) as copy_rank
+        {{ row_disposition('copy_rank') }} as row_disposition
     from checked
 ),
 
@@ -101,13 +112,16 @@ final as (
     select
         source_file,
         source_row,
-        raw_session_id,
-        raw_user_id,
-        raw_started_at,
-        raw_ended_at,
-        raw_platform,
-        raw_page_views,
-        raw_added_to_cart,
+        -- Identical copies pass or fail the same checks (each reads only the row's content), so
+        -- a session id without conflicting copies keeps its rank-1 copy; with them, every copy
+        -- is quarantined. The raw text is kept where someone reads it: on rows not clean.
+        case when row_disposition <> 'clean' then raw_session_id end as raw_session_id,
+        case when row_disposition <> 'clean' then raw_user_id end as raw_user_id,
+        case when row_disposition <> 'clean' then raw_started_at end as raw_started_at,
+        case when row_disposition <> 'clean' then raw_ended_at end as raw_ended_at,
+        case when row_disposition <> 'clean' then raw_platform end as raw_platform,
+        case when row_disposition <> 'clean' then raw_page_views end as raw_page_views,
+        case when row_disposition <> 'clean' then raw_added_to_cart end as raw_added_to_cart,
         session_id,
         user_id,
         started_at,
@@ -125,13 +139,8 @@ final as (
         exclusion_reason,
         reject_reasons,
         copy_rank,
-        case
-            when exclusion_reason is not null then 'excluded'
-            when reject_reasons is not null then 'quarantined'
-            when copy_rank = 1 then 'clean'
-            else 'superseded'
-        end as row_disposition
-    from ranked
+        row_disposition
+    from disposed
 )
 
 select * from final
