@@ -100,10 +100,12 @@ test-spark: install-spark
 # BENCH_USERS: the sizes; BENCH_10M=1 adds the 10M-user step (about 16 GB and an hour).
 BENCH_USERS ?= 100000 1000000
 BENCH_DOCS ?= docs/benchmarks.md
+# dbt threads for the benchmark: 1, because DuckDB already spreads each model over every core.
+BENCH_THREADS ?= 1
 
 bench: $(STAMP)
 	$(BIN)/python -m strata.bench --users $(BENCH_USERS) $(if $(BENCH_10M),--with-10m) \
-		--docs $(BENCH_DOCS)
+		--threads $(BENCH_THREADS) --docs $(BENCH_DOCS)
 
 clean:
 	rm -rf target logs warehouse/*.duckdb warehouse/*.wal warehouse/.tmp warehouse/engines warehouse/bench
