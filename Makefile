@@ -97,7 +97,8 @@ test-spark: install-spark
 	$(BIN)/strata status --db $(SPARK_WORK)/demo/spark/state.duckdb --limit 1
 
 # ---- Benchmark (issue #9, docs/benchmarks.md): prints figures, asserts none ----
-# BENCH_USERS: the sizes; BENCH_10M=1 adds the 10M-user step (about 16 GB and an hour).
+# BENCH_USERS: the sizes; BENCH_10M=1 adds the 10M-user step (generating it alone takes about
+# 19 GB; not yet run, see docs/benchmarks.md).
 BENCH_USERS ?= 100000 1000000
 BENCH_DOCS ?= docs/benchmarks.md
 # dbt threads for the benchmark: 1, because DuckDB already spreads each model over every core.
