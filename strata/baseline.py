@@ -80,7 +80,6 @@ def run_baseline(
     as_of_date: str,
     *,
     project_dir: Path,
-    threads: int | None = None,
     memory_limit: str | None = None,
 ) -> tuple[list[tuple], float]:
     """Every user's stage and scores as of `as_of_date`, and the seconds the query took."""
@@ -88,8 +87,6 @@ def run_baseline(
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
-        if threads:
-            con.execute(f"set threads = {int(threads)}")
         if memory_limit:
             con.execute(f"set memory_limit = {_literal(memory_limit)}")
         started = time.perf_counter()

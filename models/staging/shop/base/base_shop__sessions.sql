@@ -56,7 +56,9 @@ with_duration as (
             ~ ' rows between unbounded preceding and unbounded following' %}
         min(row_hash) over ({{ all_copies }}) as lowest_copy_hash,
         max(row_hash) over ({{ all_copies }}) as highest_copy_hash,
-        -- Cast: row_number() is a bigint on DuckDB but an int on Spark.
+        -- Identical copies pass or fail the same checks (each reads only the row's content), so
+        -- a session id without conflicting copies keeps its rank-1 copy; with them, every copy
+        -- is quarantined. Cast: row_number() is a bigint on DuckDB but an int on Spark.
         cast(
             row_number() over ({{ copies_in_file_order }}) as {{ dbt.type_bigint() }}
         ) as copy_rank
@@ -112,9 +114,7 @@ final as (
     select
         source_file,
         source_row,
-        -- Identical copies pass or fail the same checks (each reads only the row's content), so
-        -- a session id without conflicting copies keeps its rank-1 copy; with them, every copy
-        -- is quarantined. The raw text is kept where someone reads it: on rows not clean.
+        -- The raw text is kept where someone reads it: on rows that are not clean.
         case when row_disposition <> 'clean' then raw_session_id end as raw_session_id,
         case when row_disposition <> 'clean' then raw_user_id end as raw_user_id,
         case when row_disposition <> 'clean' then raw_started_at end as raw_started_at,
