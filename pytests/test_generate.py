@@ -1,4 +1,5 @@
-"""The demo data generator: determinism, the raw contract, realism and the planted dirt.
+"""The demo data generator: determinism, the raw contract, realism, the planted dirt, streaming in
+blocks and the planted treatment effect.
 
 Every property is checked on the files as written (read back with DuckDB, the engine strata runs
 on), not on the generator's own counters alone: where a counter is involved, the test recounts the
@@ -9,6 +10,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
+import inspect
+import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +25,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import strata.generate as gen
+import strata.generate.core as gen_core
+import strata.generate.writing as gen_writing
 from strata.generate import GenerateResult, generate
 
 END = dt.date(2026, 6, 30)
@@ -139,6 +146,11 @@ def test_result_describes_the_files(demo: tuple[GenerateResult, Path]) -> None:
     assert set(result.dirty_rows) == set(gen.ORDER_DIRT_KINDS) | set(gen.SESSION_DIRT_KINDS)
     assert result.seconds > 0
     assert sorted(p.name for p in folder.iterdir()) == ["orders.parquet", "sessions.parquet"]
+    assert (result.users, result.internal_users, result.end_date) == (USERS, 15, END)
+    assert result.dirty_share == gen.DIRTY_SHARE == 0.01
+    assert result.generator_version == gen.GENERATOR_VERSION == 2
+    assert result.blocks == 1
+    assert result.treatment is None and result.treatment_path is None
 
 
 @pytest.mark.parametrize(
@@ -150,6 +162,15 @@ def test_result_describes_the_files(demo: tuple[GenerateResult, Path]) -> None:
         ({"fmt": "PARQUET"}, "fmt"),
         ({"seed": -1}, "seed"),
         ({"end_date": "2026-06-30"}, "end_date"),
+        ({"dirty_share": -0.01}, "dirty_share"),
+        ({"dirty_share": 0.9}, "dirty_share"),
+        ({"dirty_share": "1%"}, "dirty_share"),
+        ({"treatment_effect": -0.1}, "treatment_effect"),
+        ({"treatment_effect": 1.5}, "treatment_effect"),
+        ({"treatment_effect": 0.2, "treatment_play": "rfm_segment:at_risk"}, "treatment_play"),
+        ({"treatment_effect": 0.2, "holdout_share": 1.2}, "holdout_share"),
+        ({"treatment_effect": 0.2, "outcome_window_days": 0}, "outcome_window_days"),
+        ({"treatment_effect": 0.2, "dormant_after_days": 1.5}, "dormant_after_days"),
     ],
 )
 def test_bad_arguments_raise_value_error(
@@ -190,7 +211,9 @@ def test_failed_write_leaves_the_previous_file_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     generate(users=1200, seed=1, end_date=END, out_dir=tmp_path)
-    before = (tmp_path / "sessions.parquet").read_bytes()
+    before = {
+        name: (tmp_path / name).read_bytes() for name in ("orders.parquet", "sessions.parquet")
+    }
     real = pq.ParquetWriter.write_batch
     calls = {"n": 0}
 
@@ -204,7 +227,8 @@ def test_failed_write_leaves_the_previous_file_whole(
     with pytest.raises(OSError, match="disk full"):
         generate(users=1200, seed=9, end_date=END, out_dir=tmp_path)
     assert calls["n"] > 0
-    assert (tmp_path / "sessions.parquet").read_bytes() == before
+    # both files are moved into place only once both are complete: neither is touched
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["orders.parquet", "sessions.parquet"]
 
 
@@ -236,15 +260,18 @@ def test_rows_do_not_depend_on_duckdb_threads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     generate(users=3000, seed=5, end_date=END, out_dir=tmp_path / "many")
-    real: Callable[[], duckdb.DuckDBPyConnection] = gen._connect
+    real: Callable[[], duckdb.DuckDBPyConnection] = gen_writing.connect
+    calls = {"n": 0}
 
     def single_threaded() -> duckdb.DuckDBPyConnection:
+        calls["n"] += 1
         connection = real()
         connection.execute("set threads = 1")
         return connection
 
-    monkeypatch.setattr(gen, "_connect", single_threaded)
+    monkeypatch.setattr(gen_writing, "connect", single_threaded)
     generate(users=3000, seed=5, end_date=END, out_dir=tmp_path / "one")
+    assert calls["n"] == 1
     for left, right in zip(_tables(tmp_path / "many"), _tables(tmp_path / "one"), strict=True):
         assert left.equals(right)
 
@@ -312,19 +339,22 @@ def test_csv_has_a_header_quotes_by_rfc4180_and_leaves_nulls_empty(tmp_path: Pat
     )
 
 
-def test_ids_have_the_documented_shape_and_are_unique_apart_from_dirt(
-    con: duckdb.DuckDBPyConnection,
-) -> None:
-    width = len(str(USERS))
-    users = con.execute("select distinct user_id from s where user_id like 'u%'").fetchall()
-    assert all(re.fullmatch(rf"u\d{{{width}}}", u) for (u,) in users)
-    assert len(users) == USERS
+def _check_ids(con: duckdb.DuckDBPyConnection, users: int) -> None:
+    """User ids `u` + the user's number padded to the digits of `users`, every user present;
+    order and session ids of one width, repeated only where dirt repeats them."""
+    width = len(str(users))
+    found = con.execute("select distinct user_id from s where user_id like 'u%'").fetchall()
+    assert all(re.fullmatch(rf"u\d{{{width}}}", u) for (u,) in found)
+    assert len(found) == users
     assert one(con, r"select count(*) from o where not regexp_matches(order_id, '^o\d+$')") == one(
         con, "select count(*) from o where trim(order_id) = ''"
     )
     assert one(con, r"select count(*) from s where not regexp_matches(session_id, '^s\d+$')") == (
         one(con, "select count(*) from s where trim(session_id) = ''")
     )
+    for table, column in (("o", "order_id"), ("s", "session_id")):
+        widths = f"select count(distinct length({column})) from {table} where trim({column}) <> ''"
+        assert one(con, widths) == 1, column
     # an id repeats only where dirt repeats it: an exact duplicate or a later version
     repeated = one(
         con,
@@ -334,6 +364,21 @@ def test_ids_have_the_documented_shape_and_are_unique_apart_from_dirt(
     assert repeated == sum(
         one(con, ORDER_CHECKS[k]) for k in ("orders.exact_duplicate", "orders.redelivered_version")
     )
+    repeated = one(
+        con,
+        """select count(*) from (select session_id from raw_s where trim(session_id) <> ''
+            group by session_id having count(*) > 1)""",
+    )
+    assert repeated == sum(
+        one(con, SESSION_CHECKS[k])
+        for k in ("sessions.duplicate_conflict", "sessions.exact_duplicate")
+    )
+
+
+def test_ids_have_the_documented_shape_and_are_unique_apart_from_dirt(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    _check_ids(con, USERS)
 
 
 def test_pii_columns_are_present_and_filled(con: duckdb.DuckDBPyConnection) -> None:
@@ -763,3 +808,449 @@ def test_duplicate_session_ids_conflict_or_repeat(con: duckdb.DuckDBPyConnection
         one(con, SESSION_CHECKS[k])
         for k in ("sessions.duplicate_conflict", "sessions.exact_duplicate")
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# version 1 and streaming in blocks
+
+# sha256 of the CSV files version 1 (the one-process strata/generate.py) wrote for 300 users,
+# seed 5, END: a population of one block must stay byte-identical to version 1's.
+V1_CSV_SHA256 = {
+    "orders": "a05c1df40170e6eaf51049b4bb8ce2a5641ab09e37bafe14b08cf4b5befa00e2",
+    "sessions": "781289fa1e1719f9dc0b8d667adf4d0903ea6e8e98813746122ce98e67d05b89",
+}
+# Block size in these tests: the block logic at test sizes (the real size is part of the format).
+SMALL_BLOCK = 1000
+BLOCKED_USERS = 2500
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _generate_in_small_blocks(**kwargs: object) -> GenerateResult:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gen_core, "BLOCK_USERS", SMALL_BLOCK)
+        return generate(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def blocked(tmp_path_factory: pytest.TempPathFactory) -> tuple[GenerateResult, Path]:
+    folder = tmp_path_factory.mktemp("blocked")
+    result = _generate_in_small_blocks(users=BLOCKED_USERS, seed=SEED, end_date=END, out_dir=folder)
+    return result, folder
+
+
+@pytest.fixture(scope="module")
+def blocked_con(blocked: tuple[GenerateResult, Path]) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = _connect(blocked[1], "parquet")
+    yield connection
+    connection.close()
+
+
+def test_one_block_is_byte_identical_to_version_1(tmp_path: Path) -> None:
+    result = generate(users=300, seed=5, end_date=END, out_dir=tmp_path, fmt="csv")
+    assert result.blocks == 1
+    assert {name: _sha256(tmp_path / f"{name}.csv") for name in V1_CSV_SHA256} == V1_CSV_SHA256
+
+
+def test_block_size_is_a_constant_of_the_format() -> None:
+    assert gen.BLOCK_USERS == 100_000
+    assert not any("block" in name for name in inspect.signature(generate).parameters)
+
+
+def test_each_block_is_its_own_row_groups_and_depends_on_seed_and_index_only(
+    tmp_path: Path, blocked: tuple[GenerateResult, Path]
+) -> None:
+    result, folder = blocked
+    assert result.blocks == 3
+    # one more block, and the first two blocks' rows are the same, to the byte
+    _generate_in_small_blocks(users=3000, seed=SEED, end_date=END, out_dir=tmp_path / "more")
+    _generate_in_small_blocks(users=BLOCKED_USERS, seed=SEED + 1, end_date=END, out_dir=tmp_path)
+    for name in ("orders", "sessions"):
+        here = pq.ParquetFile(folder / f"{name}.parquet")
+        more = pq.ParquetFile(tmp_path / "more" / f"{name}.parquet")
+        other_seed = pq.ParquetFile(tmp_path / f"{name}.parquet")
+        assert here.num_row_groups == 3, name
+        for block in (0, 1):
+            assert here.read_row_group(block).equals(more.read_row_group(block)), (name, block)
+        assert not here.read_row_group(2).equals(more.read_row_group(2)), name
+        assert not here.read_row_group(0).equals(other_seed.read_row_group(0)), name
+        rows = sum(here.metadata.row_group(i).num_rows for i in range(3))
+        assert rows == (result.orders_rows if name == "orders" else result.sessions_rows)
+
+
+def test_blocks_hold_consecutive_users_and_the_internal_accounts_once(
+    blocked: tuple[GenerateResult, Path],
+) -> None:
+    sessions = pq.ParquetFile(blocked[1] / "sessions.parquet")
+    for block in range(3):
+        ids = {u for u in sessions.read_row_group(block, ["user_id"])["user_id"].to_pylist() if u}
+        first = block * SMALL_BLOCK + 1
+        last = min(first + SMALL_BLOCK - 1, BLOCKED_USERS)
+        assert {u for u in ids if u.startswith("u")} == {
+            f"u{i:04d}" for i in range(first, last + 1)
+        }
+        internal = ids - {u for u in ids if u.startswith("u")}
+        assert internal == (set(INTERNAL) if block == 0 else set()), block
+
+
+def test_ids_are_unique_across_blocks(
+    blocked: tuple[GenerateResult, Path], blocked_con: duckdb.DuckDBPyConnection
+) -> None:
+    _check_ids(blocked_con, BLOCKED_USERS)
+    # padded to a width fixed in advance from the number of users (10 and 100 per user)
+    assert one(blocked_con, "select max(length(order_id)) from o") == 1 + len(str(25_000))
+    assert one(blocked_con, "select max(length(session_id)) from s") == 1 + len(str(250_000))
+
+
+def test_blocks_keep_every_dirty_kind_counted_and_the_share(
+    blocked: tuple[GenerateResult, Path], blocked_con: duckdb.DuckDBPyConnection
+) -> None:
+    result = blocked[0]
+    _check_dirt(blocked_con, result, END)
+    for prefix, rows in (("orders.", result.orders_rows), ("sessions.", result.sessions_rows)):
+        counted = sum(n for kind, n in result.dirty_rows.items() if kind.startswith(prefix))
+        assert 0.005 <= counted / rows <= 0.02, prefix
+
+
+def test_blocks_are_deterministic_and_csv_has_one_header(
+    tmp_path: Path, blocked: tuple[GenerateResult, Path]
+) -> None:
+    _generate_in_small_blocks(users=BLOCKED_USERS, seed=SEED, end_date=END, out_dir=tmp_path)
+    for name in ("orders", "sessions"):
+        assert _sha256(tmp_path / f"{name}.parquet") == _sha256(blocked[1] / f"{name}.parquet")
+    result = _generate_in_small_blocks(
+        users=BLOCKED_USERS, seed=SEED, end_date=END, out_dir=tmp_path, fmt="csv"
+    )
+    for path, columns, rows in (
+        (result.orders_path, ORDER_COLUMNS, result.orders_rows),
+        (result.sessions_path, SESSION_COLUMNS, result.sessions_rows),
+    ):
+        with path.open(newline="", encoding="utf-8") as handle:
+            records = list(csv.reader(handle, delimiter=",", strict=True))
+        assert records[0] == columns
+        assert len(records) == rows + 1
+        assert columns not in records[1:]
+    for from_csv, from_parquet in zip(_tables(tmp_path, "csv"), _tables(tmp_path), strict=True):
+        assert from_csv.equals(from_parquet)
+
+
+def test_a_failed_later_block_leaves_the_previous_files_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generate(users=1200, seed=1, end_date=END, out_dir=tmp_path)
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    real = gen_writing.BlockWriter.write
+    blocks = {"n": 0}
+
+    def failing_third(self: gen_writing.BlockWriter, *args: object, **kw: object) -> None:
+        blocks["n"] += 1
+        if blocks["n"] == 3:
+            raise OSError("disk full")
+        real(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gen_writing.BlockWriter, "write", failing_third)
+    with pytest.raises(OSError, match="disk full"):
+        _generate_in_small_blocks(users=BLOCKED_USERS, seed=9, end_date=END, out_dir=tmp_path)
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before
+
+
+# ---------------------------------------------------------------------------------------------
+# the dirty share
+
+
+def test_no_dirt_at_all_with_a_zero_share(tmp_path: Path) -> None:
+    result = generate(users=3000, seed=SEED, end_date=END, out_dir=tmp_path, dirty_share=0)
+    assert result.dirty_share == 0
+    assert set(result.dirty_rows.values()) == {0}
+    con = _connect(tmp_path, "parquet")
+    for kind, sql in {**ORDER_CHECKS, **SESSION_CHECKS}.items():
+        assert one(con, sql.format(end=END + dt.timedelta(days=1))) == 0, kind
+    for table, columns in (("o", ORDER_COLUMNS[:1]), ("s", SESSION_COLUMNS[:1])):
+        assert one(con, f"select count(*) - count(distinct {columns[0]}) from {table}") == 0
+    assert (
+        one(con, "select count(*) from o where ordered_ts is null or updated_ts < ordered_ts") == 0
+    )
+    assert one(con, "select count(*) from s where started_ts is null") == 0
+    # realistic, not dirt: internal accounts and anonymous visitors are still there
+    present = {
+        row[0]
+        for row in con.execute(
+            "select distinct user_id from s where regexp_matches(user_id, '^test_|^staff_')"
+        ).fetchall()
+    }
+    assert present == set(INTERNAL)
+    assert 0.03 < one(con, "select avg((user_id is null)::int) from s") < 0.07
+
+
+def test_a_larger_dirty_share(tmp_path: Path) -> None:
+    result = generate(users=2000, seed=SEED, end_date=END, out_dir=tmp_path, dirty_share=0.05)
+    con = _connect(tmp_path, "parquet")
+    _check_dirt(con, result, END)
+    for prefix, rows in (("orders.", result.orders_rows), ("sessions.", result.sessions_rows)):
+        counted = sum(n for kind, n in result.dirty_rows.items() if kind.startswith(prefix))
+        assert 0.04 <= counted / rows <= 0.06, prefix
+
+
+# ---------------------------------------------------------------------------------------------
+# holdout groups and the planted treatment effect
+
+DORMANT = "lifecycle_stage:dormant"
+# md5(user_id|play|salt), first 8 hex digits as an unsigned integer, worked out by hand (hashlib)
+HAND_PICKED = [
+    ("u001", DORMANT, "strata", 4054497655),  # f1aab977, bucket 7655
+    ("u001", DORMANT, "other", 1542080089),  # 5bea4659, bucket 89: held out
+    ("u00042", DORMANT, "strata", 558906190),  # 21503b4e, bucket 6190
+    ("u00042", DORMANT, "other", 4183920456),  # f9618f48, bucket 456: held out
+    ("u1234567", DORMANT, "strata", 3422732375),  # cc02c057, bucket 2375
+    ("u1234567", "rfm_segment:at_risk", "strata", 180940778),  # 0ac8efea, bucket 778: held out
+    ("test_user_01", DORMANT, "strata", 3621032754),  # d7d49332, bucket 2754
+    ("", DORMANT, "strata", 2807938859),  # a75dbf2b, bucket 8859
+]
+
+
+def test_holdout_hash_matches_hand_picked_ids() -> None:
+    for user_id, play, salt, expected in HAND_PICKED:
+        assert int(gen.holdout_hash([user_id], play, salt)[0]) == expected, user_id
+        assert int(hashlib.md5(f"{user_id}|{play}|{salt}".encode()).hexdigest()[:8], 16) == expected
+        held = bool(gen.is_holdout([user_id], play, salt, 0.10)[0])
+        assert held == (expected % 10_000 < 1000), user_id
+    assert [bool(h) for h in gen.is_holdout(["u001", "u00042"], DORMANT, "other")] == [True, True]
+    # the same in SQL, as strata computes it
+    con = duckdb.connect()
+    for user_id, play, salt, expected in HAND_PICKED:
+        sql = "select ('0x' || left(md5(? || '|' || ? || '|' || ?), 8))::ubigint"
+        assert con.execute(sql, [user_id, play, salt]).fetchone() == (expected,)
+    # numpy and Arrow arrays of ids; a null id has no group
+    ids = [row[0] for row in HAND_PICKED]
+    as_list = gen.is_holdout(ids, DORMANT)
+    assert (gen.is_holdout(pa.array(ids), DORMANT) == as_list).all()
+    assert (gen.is_holdout(pa.array(ids).to_numpy(zero_copy_only=False), DORMANT) == as_list).all()
+    with pytest.raises(ValueError, match="null"):
+        gen.is_holdout(pa.array(["u1", None]), DORMANT)
+
+
+def test_holdout_share_over_many_ids() -> None:
+    ids = [f"u{i:07d}" for i in range(1, 200_001)]
+    assert abs(gen.is_holdout(ids, DORMANT, "strata", 0.10).mean() - 0.10) < 0.003
+    assert abs(gen.is_holdout(ids, DORMANT, "strata", 0.25).mean() - 0.25) < 0.003
+    assert not gen.is_holdout(ids[:1000], DORMANT, "strata", 0.0).any()
+    assert gen.is_holdout(ids[:1000], DORMANT, "strata", 1.0).all()
+    # a user's group is stable, and differs between plays and salts
+    again = gen.is_holdout(ids[:5000], DORMANT)
+    assert (again == gen.is_holdout(ids[:5000], DORMANT)).all()
+    assert (again != gen.is_holdout(ids[:5000], DORMANT, "pepper")).any()
+
+
+def test_zero_effect_is_the_same_as_no_treatment(tmp_path: Path) -> None:
+    generate(users=2000, seed=3, end_date=END, out_dir=tmp_path / "plain")
+    (tmp_path / "zero").mkdir()
+    (tmp_path / "zero" / "treatment.json").write_text("{}")  # stale: from another run
+    result = generate(
+        users=2000,
+        seed=3,
+        end_date=END,
+        out_dir=tmp_path / "zero",
+        treatment_effect=0.0,
+        holdout_share=0.5,
+        holdout_salt="pepper",
+        outcome_window_days=7,
+    )
+    assert result.treatment is None and result.treatment_path is None
+    assert sorted(p.name for p in (tmp_path / "zero").iterdir()) == [
+        "orders.parquet",
+        "sessions.parquet",
+    ]
+    for name in ("orders.parquet", "sessions.parquet"):
+        assert _sha256(tmp_path / "plain" / name) == _sha256(tmp_path / "zero" / name)
+
+
+TREATED_USERS = 20_000
+EFFECT = 0.2
+
+
+def _recount(folder: Path, end: dt.date, salt: str = "strata", share: float = 0.10) -> dict:
+    """Every dormant entry with a closed window and its conversion, by group, from the files
+    alone: activity = UTC dates of sessions started and orders placed by regular users."""
+    con = _connect(folder, "parquet")
+    rows = con.execute(
+        f"""
+        with activity as (
+            select user_id, started_ts::date as day from s
+            where regexp_matches(user_id, '^u\\d+$') and started_ts < date '{end}' + 1
+            union
+            select user_id, ordered_ts::date from o
+            where regexp_matches(user_id, '^u\\d+$') and ordered_ts < date '{end}' + 1
+        ),
+        gaps as (
+            select user_id, day, lead(day) over (partition by user_id order by day) as next_day
+            from activity
+        ),
+        entries as (
+            select user_id, day + 30 as entered, next_day from gaps
+            where (next_day is null or next_day > day + 30) and day + 30 + 30 <= date '{end}'
+        )
+        select
+            ('0x' || left(md5(user_id || '|{DORMANT}|{salt}'), 8))::ubigint % 10000
+                < {round(share * 10000)} as held,
+            count(*),
+            count(*) filter (where next_day <= entered + 30)
+        from entries group by 1
+        """
+    ).fetchall()
+    con.close()
+    found = {held: (entries, converted) for held, entries, converted in rows}
+    return {"treated": found.get(False, (0, 0)), "holdout": found.get(True, (0, 0))}
+
+
+@pytest.fixture(scope="module")
+def treated(tmp_path_factory: pytest.TempPathFactory) -> tuple[GenerateResult, Path, Path]:
+    folder = tmp_path_factory.mktemp("treated")
+    base = tmp_path_factory.mktemp("untreated")
+    args = {"users": TREATED_USERS, "seed": SEED, "end_date": END, "dirty_share": 0}
+    generate(**args, out_dir=base)  # type: ignore[arg-type]
+    result = generate(**args, out_dir=folder, treatment_effect=EFFECT)  # type: ignore[arg-type]
+    return result, folder, base
+
+
+@pytest.fixture(scope="module")
+def treated_recount(treated: tuple[GenerateResult, Path, Path]) -> dict:
+    return _recount(treated[1], END)
+
+
+def test_treatment_counts_equal_a_recount_from_the_files(
+    treated: tuple[GenerateResult, Path, Path], treated_recount: dict
+) -> None:
+    result, folder, _ = treated
+    assert result.treatment_path == folder / "treatment.json"
+    report = json.loads(result.treatment_path.read_text())
+    assert report["play"] == DORMANT and report["exact"] is True
+    assert (report["treatment_effect"], report["holdout_share"], report["holdout_salt"]) == (
+        EFFECT,
+        0.10,
+        "strata",
+    )
+    assert (report["outcome_window_days"], report["dormant_after_days"]) == (30, 30)
+    assert report["end_date"] == END.isoformat() and "closed" in report["counted_entries"]
+    recount = treated_recount
+    treated_group, holdout = report["treated"], report["holdout"]
+    assert (treated_group["entries"], treated_group["conversions"]) == recount["treated"]
+    assert (holdout["entries"], holdout["conversions"]) == recount["holdout"]
+    assert treated_group["conversions"] == (
+        treated_group["natural_conversions"] + treated_group["forced_conversions"]
+    )
+    # the result carries the same counts
+    counts = result.treatment.counts if result.treatment else None
+    assert counts == gen.TreatmentCounts(
+        treated_entries=treated_group["entries"],
+        treated_natural_conversions=treated_group["natural_conversions"],
+        forced_conversions=treated_group["forced_conversions"],
+        holdout_entries=holdout["entries"],
+        holdout_conversions=holdout["conversions"],
+    )
+    assert holdout["entries"] > 500 and treated_group["entries"] > 5000  # enough to measure
+
+
+def test_measured_lift_is_the_planted_lift(
+    treated: tuple[GenerateResult, Path, Path], treated_recount: dict
+) -> None:
+    """The treated-minus-holdout difference in conversion, measured from the files, is the true
+    lift within sampling error, and the true lift is the expected one within sampling error."""
+    report = json.loads(treated[0].treatment_path.read_text())  # type: ignore[union-attr]
+    (n_t, c_t), (n_h, c_h) = (treated_recount[g] for g in ("treated", "holdout"))
+    p_t, p_h = c_t / n_t, c_h / n_h
+    standard_error = math.sqrt(p_t * (1 - p_t) / n_t + p_h * (1 - p_h) / n_h)
+    true_lift = report["treated"]["forced_conversions"] / n_t
+    assert report["true_lift"] == pytest.approx(true_lift)
+    assert abs((p_t - p_h) - true_lift) < 4 * standard_error
+    natural = report["treated"]["natural_conversions"] / n_t
+    assert report["expected_lift"] == pytest.approx(EFFECT * (1 - natural))
+    eligible = n_t - report["treated"]["natural_conversions"]
+    assert abs(true_lift - report["expected_lift"]) < 4 * math.sqrt(
+        EFFECT * (1 - EFFECT) / eligible
+    )
+    assert true_lift > 0.5 * EFFECT  # most dormant users do not come back by themselves
+
+
+def test_treatment_only_adds_returns_of_treated_users(
+    treated: tuple[GenerateResult, Path, Path],
+) -> None:
+    """The untreated run's rows are all still there; the added sessions belong to users who are
+    not held out, each on a day of its own, and every added order to an added session's day."""
+    _, folder, base = treated
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    content = "user_id, started_at, ended_at, platform, page_views, added_to_cart"
+    for name, path in (("t", folder), ("b", base)):
+        con.execute(
+            f"create view {name}_s as select * from read_parquet('{path}/sessions.parquet')"
+        )
+        con.execute(f"create view {name}_o as select * from read_parquet('{path}/orders.parquet')")
+    con.execute(f"""
+        create temp table added as
+        select {content} from t_s except all select {content} from b_s
+    """)
+    assert one(con, f"select count(*) from (select {content} from b_s except all "
+               f"select {content} from t_s)") == 0  # fmt: skip
+    added = one(con, "select count(*) from added")
+    assert added > 0
+    assert one(con, "select count(*) from t_s") - one(con, "select count(*) from b_s") == added
+    held = one(
+        con,
+        f"""select count(*) from added where user_id is null or not regexp_matches(user_id,
+            '^u\\d+$') or ('0x' || left(md5(user_id || '|{DORMANT}|strata'), 8))::ubigint
+            % 10000 < 1000""",
+    )
+    assert held == 0
+    order_content = "user_id, ordered_at, status, amount, currency"
+    orphans = one(
+        con,
+        f"""select count(*) from (select {order_content} from t_o except all
+            select {order_content} from b_o) as extra
+        where not exists (select 1 from added
+            where added.user_id = extra.user_id
+            and timezone('UTC', added.started_at::timestamptz)::date
+                = timezone('UTC', extra.ordered_at::timestamptz)::date)""",
+    )
+    assert orphans == 0
+
+
+def test_treatment_with_dirt_is_close(tmp_path: Path) -> None:
+    result = generate(users=5000, seed=SEED, end_date=END, out_dir=tmp_path, treatment_effect=0.3)
+    report = json.loads((tmp_path / "treatment.json").read_text())
+    assert report["exact"] is False
+    assert sum(result.dirty_rows.values()) > 0
+    recount = _recount(tmp_path, END)
+    for group in ("treated", "holdout"):
+        entries, conversions = recount[group]
+        assert abs(entries - report[group]["entries"]) <= 0.03 * entries + 3, group
+        assert abs(conversions - report[group]["conversions"]) <= 0.05 * conversions + 3, group
+
+
+def test_treatment_over_several_blocks_is_exact(tmp_path: Path) -> None:
+    """Holdout groups follow the users' global ids, and the counts add up over the blocks."""
+    result = _generate_in_small_blocks(
+        users=BLOCKED_USERS,
+        seed=SEED,
+        end_date=END,
+        out_dir=tmp_path,
+        dirty_share=0,
+        treatment_effect=0.3,
+        holdout_share=0.3,
+        holdout_salt="pepper",
+    )
+    assert result.blocks == 3 and result.treatment is not None
+    report = json.loads((tmp_path / "treatment.json").read_text())
+    recount = _recount(tmp_path, END, salt="pepper", share=0.3)
+    for group in ("treated", "holdout"):
+        assert (report[group]["entries"], report[group]["conversions"]) == recount[group], group
+    assert report["treated"]["forced_conversions"] > 0
+    # without dirt, ids are 1 .. n in each file: they run on over the blocks without a gap
+    orders, sessions = _tables(tmp_path)
+    for table, column, rows in (
+        (orders, "order_id", result.orders_rows),
+        (sessions, "session_id", result.sessions_rows),
+    ):
+        numbers = sorted(int(value[1:]) for value in table[column].to_pylist())
+        assert numbers == list(range(1, rows + 1)), column
