@@ -1,0 +1,203 @@
+"""Helpers shared by the BG/NBD and Gamma-Gamma modules: array coercion, grouping of rows, and
+the maximum-likelihood driver that both fits use (log-scale parameters, never raises)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import optimize
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+# Log-scale bounds of every parameter. A maximum that runs to e^+-18 (about 6.6e7 or 1.5e-8) is
+# a degenerate fit (e.g. no heterogeneity, no dropout) that the data cannot pin down.
+LOG_BOUND = 18.0
+# A fit whose log-parameter has a standard error above this (a factor e^5 ~ 150 either way at one
+# standard error) is not an estimate: typically a maximum approached along a flat ridge towards
+# the boundary, e.g. no visible dropout sends the BG/NBD's a to 0 and b to infinity.
+MAX_LOG_STANDARD_ERROR = 5.0
+# A fit is accepted when every component of the gradient of the MEAN log-likelihood per customer
+# with respect to the log-parameters is below this. At the paper's optimum a change of 1e-4 in
+# any parameter moves it by far more, so this is tight enough to reproduce 3 decimals.
+GRADIENT_TOLERANCE = 1e-7
+
+
+def as_float_array(values: npt.ArrayLike) -> FloatArray:
+    """`values` as a one-dimensional float64 array (a scalar becomes one element)."""
+    return np.atleast_1d(np.asarray(values, dtype=np.float64)).ravel()
+
+
+def weighted_sum(weights: FloatArray, values: FloatArray) -> float:
+    """sum(weights * values). Not `weights @ values`: a BLAS dot product hands even a 20,000-long
+    vector to OpenBLAS's threads, which measured 8 ms against 0.03 ms on a busy 2-core machine."""
+    return float(np.sum(weights * values))
+
+
+def unique_rows(*columns: FloatArray) -> tuple[list[FloatArray], IntArray]:
+    """Distinct rows of equally long columns, sorted, and for every input row the index of its
+    distinct row (so that `uniques[j][inverse]` gives back column j). One lexsort: cheaper than
+    `np.unique(axis=0)` on a million rows."""
+    n = columns[0].size
+    if n == 0:
+        return [column[:0] for column in columns], np.zeros(0, dtype=np.intp)
+    order = np.lexsort(columns[::-1])
+    ordered = [column[order] for column in columns]
+    starts = np.zeros(n, dtype=bool)
+    starts[0] = True
+    for column in ordered:
+        starts[1:] |= column[1:] != column[:-1]
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.cumsum(starts) - 1
+    return [column[starts] for column in ordered], inverse
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """What `maximise` found: log-parameters, whether to trust them and why not."""
+
+    log_params: FloatArray
+    converged: bool
+    message: str
+    iterations: int
+    log_standard_errors: FloatArray
+
+
+def log_standard_errors(
+    mean_log_likelihood: Callable[[FloatArray], tuple[float, FloatArray]],
+    theta: FloatArray,
+    n_customers: float,
+) -> FloatArray:
+    """Asymptotic standard errors of the log-parameters at a maximum: the square roots of the
+    diagonal of the inverse observed information, n_customers times minus the Hessian of the mean
+    log-likelihood (central differences of the exact gradient). NaN where the Hessian is not
+    negative definite (a flat or saddle point)."""
+    step = 1e-4
+    columns = []
+    with np.errstate(all="ignore"):
+        for i in range(theta.size):
+            shift = np.zeros_like(theta)
+            shift[i] = step
+            plus = mean_log_likelihood(theta + shift)[1]
+            minus = mean_log_likelihood(theta - shift)[1]
+            columns.append((plus - minus) / (2 * step))
+    hessian = np.array(columns)
+    information = -n_customers * (hessian + hessian.T) / 2
+    nan = np.full(theta.size, np.nan)
+    if not np.all(np.isfinite(information)):
+        return nan
+    try:
+        cholesky = np.linalg.cholesky(information)
+    except np.linalg.LinAlgError:
+        return nan
+    inverse_factor = np.linalg.inv(cholesky)
+    return np.sqrt(np.sum(inverse_factor**2, axis=0))
+
+
+def maximise(
+    mean_log_likelihood: Callable[[FloatArray], tuple[float, FloatArray]],
+    initial_log_params: FloatArray,
+    names: tuple[str, ...],
+    max_iterations: int,
+    n_customers: float,
+) -> Optimum:
+    """Maximise a mean log-likelihood over log-parameters with L-BFGS-B and its exact gradient.
+
+    `mean_log_likelihood(theta)` returns the mean log-likelihood per customer and its gradient
+    with respect to theta (the logs of the parameters). L-BFGS-B is run up to three times, each
+    restart from the previous end point: a restart clears the curvature memory, which finishes
+    the last few digits when the first run stopped on its relative-decrease test. A maximum is
+    accepted only if no parameter sits on a bound, the gradient vanishes and every log-parameter
+    has a standard error below MAX_LOG_STANDARD_ERROR for `n_customers` customers.
+    """
+
+    def objective(theta: FloatArray) -> tuple[float, FloatArray]:
+        with np.errstate(all="ignore"):
+            value, gradient = mean_log_likelihood(theta)
+        if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
+            # Tell the line search this point is infeasible rather than stop the optimiser.
+            return np.inf, np.zeros_like(theta)
+        return -value, -gradient
+
+    theta = np.clip(initial_log_params, -LOG_BOUND, LOG_BOUND)
+    unknown = np.full(theta.size, np.nan)
+    start_value, _ = objective(theta)
+    if not np.isfinite(start_value):
+        return Optimum(
+            theta, False, "log-likelihood is not finite at the starting values", 0, unknown
+        )
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * theta.size
+    iterations = 0
+    message = ""
+    gradient = np.full(theta.size, np.inf)
+    for _ in range(3):
+        result = optimize.minimize(
+            objective,
+            theta,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={
+                "maxiter": max(max_iterations - iterations, 1),
+                "ftol": 1e-15,
+                "gtol": GRADIENT_TOLERANCE / 10,
+                "maxcor": 20,
+            },
+        )
+        iterations += int(result.nit)
+        theta = np.asarray(result.x, dtype=np.float64)
+        _, gradient = objective(theta)
+        message = str(result.message)
+        if np.max(np.abs(gradient)) <= GRADIENT_TOLERANCE or iterations >= max_iterations:
+            break
+
+    at_bound = [
+        name for name, value in zip(names, theta, strict=True) if LOG_BOUND - abs(value) < 1e-6
+    ]
+    if at_bound:
+        return Optimum(
+            theta,
+            False,
+            f"{', '.join(at_bound)} ran to the bound exp(+-{LOG_BOUND:g}): the data do not "
+            "identify the model (degenerate maximum)",
+            iterations,
+            unknown,
+        )
+    worst = float(np.max(np.abs(gradient)))
+    if not np.isfinite(worst) or worst > GRADIENT_TOLERANCE:
+        return Optimum(
+            theta,
+            False,
+            f"optimiser stopped without converging after {iterations} iterations "
+            f"(max |gradient| {worst:.3g}): {message}",
+            iterations,
+            unknown,
+        )
+    errors = log_standard_errors(mean_log_likelihood, theta, n_customers)
+    if not np.all(np.isfinite(errors)):
+        return Optimum(
+            theta,
+            False,
+            "the log-likelihood is flat or not concave at the maximum: the data do not identify "
+            "the model",
+            iterations,
+            unknown,
+        )
+    loose = [
+        f"log({name}) {error:.3g}"
+        for name, error in zip(names, errors, strict=True)
+        if error > MAX_LOG_STANDARD_ERROR
+    ]
+    if loose:
+        return Optimum(
+            theta,
+            False,
+            f"the data do not identify the model: standard error of {', '.join(loose)} "
+            f"(at {', '.join(f'{n}={v:.3g}' for n, v in zip(names, np.exp(theta), strict=True))})",
+            iterations,
+            unknown,
+        )
+    return Optimum(theta, True, "", iterations, errors)
