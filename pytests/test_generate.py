@@ -26,6 +26,7 @@ import pytest
 
 import strata.generate as gen
 import strata.generate.core as gen_core
+import strata.generate.dirt as gen_dirt
 import strata.generate.writing as gen_writing
 from strata.generate import GenerateResult, generate
 
@@ -148,7 +149,7 @@ def test_result_describes_the_files(demo: tuple[GenerateResult, Path]) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["orders.parquet", "sessions.parquet"]
     assert (result.users, result.internal_users, result.end_date) == (USERS, 15, END)
     assert result.dirty_share == gen.DIRTY_SHARE == 0.01
-    assert result.generator_version == gen.GENERATOR_VERSION == 2
+    assert result.generator_version == gen.GENERATOR_VERSION == 3
     assert result.blocks == 1
     assert result.treatment is None and result.treatment_path is None
 
@@ -417,17 +418,18 @@ def test_timestamps_mix_forms_and_a_user_keeps_one_form(con: duckdb.DuckDBPyConn
     form = (
         "case when {c} like '%Z' then 'Z' when {c} like '% %' then 'naive' else right({c}, 6) end"
     )
+    # placeholder times before 1980 are a source system's default in its own form, not the user's
     mixed_users = one(
         con,
         f"""select count(*) from (select user_id from (
             select user_id, {form.format(c="started_at")} as form from s
-            where started_ts is not null and ended_ts is not null
+            where started_ts >= '1980-01-01' and ended_ts >= '1980-01-01'
                 and {form.format(c="started_at")} = {form.format(c="ended_at")}
             union all
             select user_id, {form.format(c="ordered_at")} from o
-            where ordered_ts is not null and ordered_ts < '2026-07-01'
+            where ordered_ts >= '1980-01-01' and ordered_ts < '2026-07-01'
             union all
-            select user_id, {form.format(c="updated_at")} from o where updated_ts is not null
+            select user_id, {form.format(c="updated_at")} from o where updated_ts >= '1980-01-01'
         )
         where user_id is not null and trim(user_id) <> ''
         group by user_id having count(distinct form) > 1)""",
@@ -456,10 +458,12 @@ def test_volumes_per_user(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_joins_spread_over_two_years_with_growth(con: duckdb.DuckDBPyConnection) -> None:
+    # placeholder starts before 1980 and starts in the future are dirt, left out here
     con.execute("""
         create or replace temp table firsts as
         select user_id, min(started_ts) as joined from s
-        where user_id like 'u%' and started_ts < '2026-07-01' group by 1
+        where user_id like 'u%' and started_ts >= '1980-01-01'
+            and started_ts < '2026-07-01' group by 1
     """)
     earliest, latest = con.execute("select min(joined), max(joined) from firsts").fetchone()
     assert earliest >= dt.datetime(2024, 6, 29) and latest < dt.datetime(2026, 7, 1)
@@ -472,7 +476,8 @@ def test_lifecycle_shapes_exist(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""
         create or replace temp table last_seen as
         select user_id, max(started_ts) as seen from s
-        where user_id like 'u%' and started_ts < '2026-07-01' group by 1
+        where user_id like 'u%' and started_ts >= '1980-01-01'
+            and started_ts < '2026-07-01' group by 1
     """)
     recent = one(con, "select count(*) from last_seen where seen >= '2026-06-24'")
     gone = one(con, "select count(*) from last_seen where seen < '2026-04-01'")
@@ -483,7 +488,8 @@ def test_lifecycle_shapes_exist(con: duckdb.DuckDBPyConnection) -> None:
         """select count(distinct user_id) from (
             select user_id, started_ts - lag(started_ts) over (
                 partition by user_id order by started_ts) as gap
-            from s where user_id like 'u%' and started_ts < '2026-07-01')
+            from s where user_id like 'u%' and started_ts >= '1980-01-01'
+                and started_ts < '2026-07-01')
         where gap >= interval 45 day""",
     )
     assert returned >= 0.03 * USERS
@@ -605,20 +611,25 @@ ORDER_CHECKS = {
     " where ordered_ts is null and trim(ordered_at) <> ''",
     "orders.future_ordered_at": "select count(*) from o"
     " where ordered_ts >= date '{end}' + interval 30 day",
+    # placeholders such as 0001-01-01 or 1970-01-01, parsed: before var min_event_date (1980)
+    "orders.too_early_ordered_at": "select count(*) from o where ordered_ts < date '1980-01-01'",
     "orders.unparseable_updated_at": "select count(*) from o"
     " where updated_ts is null and trim(updated_at) <> ''",
     "orders.future_updated_at": "select count(*) from o"
     " where updated_ts >= date '{end}' + interval 30 day",
+    "orders.too_early_updated_at": "select count(*) from o where updated_ts < date '1980-01-01'",
     "orders.missing_amount": "select count(*) from o where amount is null or trim(amount) = ''",
     "orders.unparseable_amount": "select count(*) from o"
     " where try_cast(amount as decimal(18, 2)) is null and amount is not null"
     " and trim(amount) <> ''",
     "orders.negative_amount": "select count(*) from o where amount_value < 0",
+    # above var max_order_amount (1e9 USD), yet still a decimal(18, 2)
+    "orders.amount_above_ceiling": "select count(*) from o where amount_value > 1000000000",
     "orders.unknown_currency": "select count(*) from o"
     " where currency not in ('USD', 'EUR', 'GBP', 'JPY', 'CNY', 'CAD', 'AUD')",
     # the rate seed starts in 2023-01: an earlier order in another currency has no rate
     "orders.backdated_before_rates": "select count(*) from o"
-    " where year(ordered_ts) < 2023 and currency <> 'USD'",
+    " where year(ordered_ts) between 1980 and 2022 and currency <> 'USD'",
     "orders.unknown_status": "select count(*) from o where lower(trim(status))"
     " not in ('completed', 'cancelled', 'refunded', 'pending')",
     "orders.messy_status": "select count(*) from o"
@@ -640,13 +651,20 @@ SESSION_CHECKS = {
     " where started_ts is null and trim(started_at) <> ''",
     "sessions.future_started_at": "select count(*) from s"
     " where started_ts >= date '{end}' + interval 30 day",
+    # a placeholder start ends never or at the same placeholder: counted here only
+    "sessions.too_early_started_at": "select count(*) from s where started_ts < date '1980-01-01'",
     "sessions.unparseable_ended_at": "select count(*) from s"
     " where ended_ts is null and trim(ended_at) <> ''",
     # such a session also lasts far over 24 hours (staging gives it both reasons); it is
     # counted here only, and `too_long` below counts the sessions that end in the data's window
     "sessions.future_ended_at": "select count(*) from s"
     " where ended_ts >= date '{end}' + interval 30 day",
-    "sessions.ended_before_started": "select count(*) from s where ended_ts < started_ts",
+    # a placeholder end after a real start also ends before it starts (staging gives both
+    # reasons); it is counted here only, and `ended_before_started` counts real ends
+    "sessions.too_early_ended_at": "select count(*) from s"
+    " where ended_ts < date '1980-01-01' and started_ts >= date '1980-01-01'",
+    "sessions.ended_before_started": "select count(*) from s"
+    " where ended_ts < started_ts and ended_ts >= date '1980-01-01'",
     "sessions.too_long": "select count(*) from s"
     " where ended_ts > started_ts + interval 24 hour and ended_ts < date '{end}'",
     "sessions.unparseable_page_views": "select count(*) from s"
@@ -669,6 +687,16 @@ def _check_dirt(con: duckdb.DuckDBPyConnection, result: GenerateResult, end: dt.
         found = one(con, sql.format(end=end + dt.timedelta(days=1)))
         assert found >= 1, kind
         assert found == result.dirty_rows[kind], kind
+
+
+def test_every_dirty_kind_has_a_share_of_the_dirt() -> None:
+    """One weight per kind, each above zero, summing to 1: the share of the dirt it takes."""
+    for kinds, weights in (
+        (gen.ORDER_DIRT_KINDS, gen_dirt._ORDER_DIRT_WEIGHTS),
+        (gen.SESSION_DIRT_KINDS, gen_dirt._SESSION_DIRT_WEIGHTS),
+    ):
+        assert len(weights) == len(kinds) == len(set(kinds))
+        assert min(weights) > 0 and math.isclose(sum(weights), 1.0)
 
 
 def test_every_dirty_kind_is_in_the_data_as_counted(
@@ -698,7 +726,9 @@ def test_dirty_share_per_file(
         assert found == counted
 
 
-def test_clean_rows_are_clean(con: duckdb.DuckDBPyConnection) -> None:
+def test_clean_rows_are_clean(
+    demo: tuple[GenerateResult, Path], con: duckdb.DuckDBPyConnection
+) -> None:
     """Outside the planted dirt, nothing is in the future, negative, unknown or inconsistent."""
     assert one(con, "select count(*) from o where ordered_ts >= '2026-07-01'") == one(
         con, "select count(*) from o where ordered_ts >= '2026-07-30'"
@@ -706,13 +736,24 @@ def test_clean_rows_are_clean(con: duckdb.DuckDBPyConnection) -> None:
     assert one(con, "select count(*) from o where updated_ts >= '2026-07-01'") == one(
         con, "select count(*) from o where updated_ts >= '2026-07-30'"
     )
-    assert one(con, "select count(*) from o where updated_ts < ordered_ts") == 0
+    # an update comes after the order, apart from placeholder update times (before 1980)
+    assert (
+        one(con, "select count(*) from o where updated_ts < ordered_ts")
+        == demo[0].dirty_rows["orders.too_early_updated_at"]
+    )
     assert one(con, "select count(*) from s where ended_ts >= '2026-07-01'") == one(
         con, "select count(*) from s where ended_ts >= '2026-07-30'"
     )
-    # only legacy imports (before the rate seed) predate the two years of data
+    # only legacy imports (before the rate seed) and placeholders (before 1980) predate the two
+    # years of data
     assert one(con, "select count(*) from o where ordered_ts < '2024-06-29'") == one(
         con, "select count(*) from o where ordered_ts >= '2021-01-01' and ordered_ts < '2023-01-01'"
+    ) + one(con, "select count(*) from o where ordered_ts < '1980-01-01'")
+    assert one(con, "select count(*) from s where started_ts < '2024-06-29'") == one(
+        con, "select count(*) from s where started_ts < '1980-01-01'"
+    )
+    assert one(con, "select count(*) from o where amount_value > 1e6") == one(
+        con, "select count(*) from o where amount_value > 1e9"
     )
     assert one(con, "select count(*) from o where amount_value = 0") == 0
     assert one(con, "select count(*) from s where page_views_value = 0") == 0
@@ -761,7 +802,8 @@ def test_legacy_imports_and_future_ends_are_otherwise_realistic(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
     legacy = con.execute("""
-        select currency, ordered_ts, updated_ts, user_id from o where ordered_ts < '2023-01-01'
+        select currency, ordered_ts, updated_ts, user_id from o
+        where ordered_ts >= '1980-01-01' and ordered_ts < '2023-01-01'
     """).fetchall()
     assert legacy
     for currency, ordered, updated, user in legacy:
@@ -777,6 +819,68 @@ def test_legacy_imports_and_future_ends_are_otherwise_realistic(
         )
         == 0
     )
+
+
+# the placeholder times a source system writes for an unknown time (writing._EARLY_TEXTS)
+PLACEHOLDERS = {
+    "0001-01-01T00:00:00Z",
+    "0001-01-01 00:00:00",
+    "1970-01-01T00:00:00Z",
+    "1970-01-01 00:00:00",
+}
+
+
+def test_placeholder_times_and_amounts_above_the_ceiling_are_otherwise_realistic(
+    demo: tuple[GenerateResult, Path], con: duckdb.DuckDBPyConnection
+) -> None:
+    """Times before 1980 are placeholders, in both styles; amounts above the ceiling still fit
+    decimal(18, 2); each is the only defect of a regular user's row."""
+    early = con.execute("""
+        select ordered_at from o where ordered_ts < '1980-01-01'
+        union all select updated_at from o where updated_ts < '1980-01-01'
+        union all select started_at from s where started_ts < '1980-01-01'
+        union all select ended_at from s where ended_ts < '1980-01-01'
+    """).fetchall()
+    assert {text for (text,) in early} == PLACEHOLDERS  # year 1 and 1970, with Z and without
+    # an order with a placeholder time or an amount above the ceiling is a USD order (no other
+    # reason, such as a missing rate for year 1) with a known status and a plain amount
+    odd_orders = con.execute("""
+        select user_id, currency, status, amount, amount_value, ordered_ts, updated_ts from o
+        where ordered_ts < '1980-01-01' or amount_value > 1e9
+    """).fetchall()
+    dirty = demo[0].dirty_rows
+    assert len(odd_orders) == (
+        dirty["orders.too_early_ordered_at"] + dirty["orders.amount_above_ceiling"]
+    )
+    for user, currency, status, amount, value, ordered, updated in odd_orders:
+        assert re.fullmatch(r"u\d+", user) and currency == "USD" and status in STATUSES
+        assert re.fullmatch(r"\d{1,16}\.\d{2}", amount) and value is not None
+        if value > 1e9:
+            assert dt.datetime(2024, 6, 29) <= ordered < dt.datetime(2026, 7, 1)
+        else:
+            assert 0 < value < 1e6
+        assert updated is None or dt.datetime(2024, 6, 29) <= updated < dt.datetime(2026, 7, 1)
+    placeholder_updates = con.execute("""
+        select user_id, currency, status, ordered_ts from o where updated_ts < '1980-01-01'
+    """).fetchall()
+    assert len(placeholder_updates) == dirty["orders.too_early_updated_at"]
+    for user, currency, status, ordered in placeholder_updates:
+        assert re.fullmatch(r"u\d+", user) and currency in CURRENCIES and status in STATUSES
+        assert dt.datetime(2024, 6, 29) <= ordered < dt.datetime(2026, 7, 1)
+    # a placeholder start ends never or at the same placeholder; a placeholder end follows a
+    # real start in the data's two years
+    starts = con.execute("""
+        select user_id, started_at, ended_at from s where started_ts < '1980-01-01'
+    """).fetchall()
+    assert starts and all(re.fullmatch(r"u\d+", user) for user, _, _ in starts)
+    assert all(ended is None or ended == started for _, started, ended in starts)
+    assert {ended is None for _, _, ended in starts} == {True, False}
+    ends = con.execute("""
+        select user_id, started_ts from s
+        where ended_ts < '1980-01-01' and started_ts >= '1980-01-01'
+    """).fetchall()
+    assert ends and all(re.fullmatch(r"u\d+", user) for user, _ in ends)
+    assert all(dt.datetime(2024, 6, 29) <= started < dt.datetime(2026, 7, 1) for _, started in ends)
 
 
 def test_redelivered_versions_move_the_status_forward(con: duckdb.DuckDBPyConnection) -> None:
@@ -811,13 +915,17 @@ def test_duplicate_session_ids_conflict_or_repeat(con: duckdb.DuckDBPyConnection
 
 
 # ---------------------------------------------------------------------------------------------
-# version 1 and streaming in blocks
+# the pinned format and streaming in blocks
 
-# sha256 of the CSV files version 1 (the one-process strata/generate.py) wrote for 300 users,
-# seed 5, END: a population of one block must stay byte-identical to version 1's.
-V1_CSV_SHA256 = {
-    "orders": "a05c1df40170e6eaf51049b4bb8ce2a5641ab09e37bafe14b08cf4b5befa00e2",
-    "sessions": "781289fa1e1719f9dc0b8d667adf4d0903ea6e8e98813746122ce98e67d05b89",
+# sha256 of the CSV files version 3 (GENERATOR_VERSION) writes for 1000 users, seed 5, END: one
+# block, with every dirty kind present (the five added in version 3 too). The same arguments must
+# give the same bytes within a version, so a change to these digests is a change of the data
+# format and must come with a new GENERATOR_VERSION. (Versions 1 and 2, byte-identical at one
+# block, were pinned at 300 users, where not every kind appears; version 3 changes that size's
+# sessions.csv, while its orders.csv happens to come out as before.)
+V3_CSV_SHA256 = {
+    "orders": "31163c50eec70312407d0d7c1daf17fac2a20540d46cf1d593b7a45c693a1317",
+    "sessions": "f417cead14e1a2968e50305cb1aa1ea70e1929728bba70d5dd2abee22ef7efda",
 }
 # Block size in these tests: the block logic at test sizes (the real size is part of the format).
 SMALL_BLOCK = 1000
@@ -848,10 +956,11 @@ def blocked_con(blocked: tuple[GenerateResult, Path]) -> Iterator[duckdb.DuckDBP
     connection.close()
 
 
-def test_one_block_is_byte_identical_to_version_1(tmp_path: Path) -> None:
-    result = generate(users=300, seed=5, end_date=END, out_dir=tmp_path, fmt="csv")
-    assert result.blocks == 1
-    assert {name: _sha256(tmp_path / f"{name}.csv") for name in V1_CSV_SHA256} == V1_CSV_SHA256
+def test_one_block_is_byte_identical_to_the_pinned_version_3(tmp_path: Path) -> None:
+    result = generate(users=1000, seed=5, end_date=END, out_dir=tmp_path, fmt="csv")
+    assert result.blocks == 1 and result.generator_version == 3
+    assert all(n >= 1 for n in result.dirty_rows.values())
+    assert {name: _sha256(tmp_path / f"{name}.csv") for name in V3_CSV_SHA256} == V3_CSV_SHA256
 
 
 def test_block_size_is_a_constant_of_the_format() -> None:
@@ -1072,16 +1181,19 @@ EFFECT = 0.2
 
 def _recount(folder: Path, end: dt.date, salt: str = "strata", share: float = 0.10) -> dict:
     """Every dormant entry with a closed window and its conversion, by group, from the files
-    alone: activity = UTC dates of sessions started and orders placed by regular users."""
+    alone: activity = UTC dates of sessions started and orders placed by regular users, from 1980
+    (var min_event_date: earlier times are placeholders) to the end date."""
     con = _connect(folder, "parquet")
     rows = con.execute(
         f"""
         with activity as (
             select user_id, started_ts::date as day from s
-            where regexp_matches(user_id, '^u\\d+$') and started_ts < date '{end}' + 1
+            where regexp_matches(user_id, '^u\\d+$')
+                and started_ts >= date '1980-01-01' and started_ts < date '{end}' + 1
             union
             select user_id, ordered_ts::date from o
-            where regexp_matches(user_id, '^u\\d+$') and ordered_ts < date '{end}' + 1
+            where regexp_matches(user_id, '^u\\d+$')
+                and ordered_ts >= date '1980-01-01' and ordered_ts < date '{end}' + 1
         ),
         gaps as (
             select user_id, day, lead(day) over (partition by user_id order by day) as next_day

@@ -40,20 +40,28 @@ zero-padded to the digits of `users`) run on across blocks, and so do order and 
 later order versions) are made within a block; rows are in time order within each block, and the
 blocks follow one another (each is its own Parquet row groups).
 
-Version 2 (`GENERATOR_VERSION`). Version 1 simulated everyone at once from one
+Versions (`GENERATOR_VERSION`, now 3). Version 3 adds five dirty kinds for the staging layer's
+new quarantine reasons: order times and update times before 1980 (the default var
+`min_event_date`), session starts and ends before 1980, and order amounts above the ceiling (var
+`max_order_amount`); the kinds' shares of the dirt are re-weighted to make room for them, so the
+same arguments give other rows than in version 2, with one block as with many (a small
+population's file can come out unchanged, when its few dirty rows fall as they did). It is still
+block-streamed as version 2, and everything said above holds unchanged.
+
+Version 2 made the generator stream. Version 1 simulated everyone at once from one
 `Generator(PCG64(seed))`, drawing each trait for all users in one call (and the join times as one
 sorted draw over all users), then all sessions, then all orders: a user's rows depended on every
 other user's draws, and the whole population had to be in memory (about 1.9 GB per million users,
 19 GB for ten million). Simulating block by block changes the order of the draws, and many draws
 (normal, Poisson, beta, exponential, and the sorted join times) consume a variable or global
 amount of the stream, so no block can be cut out of version 1's stream: version 1's output cannot
-be reproduced by a streaming generator. Version 2 keeps it where it can: block 0 draws from
-version 1's stream and every rule is unchanged, so a population of up to 100,000 users (one
-block) is byte-identical to version 1's. A larger population differs from version 1 throughout
-(version 1 drew its traits for all users at once, block 0 for its 100,000 only), its rows are in
-time order within each block rather than across the file, and its order and session ids are
-padded to a width fixed in advance from the number of users (version 1 padded them to the largest
-id, which is not known before the last block is written).
+be reproduced by a streaming generator. Version 2 kept it where it could: block 0 draws from
+version 1's stream and every rule was unchanged, so a population of up to 100,000 users (one
+block) was byte-identical to version 1's (version 3's new dirt ends that). A larger population
+differed from version 1 throughout (version 1 drew its traits for all users at once, block 0 for
+its 100,000 only), its rows are in time order within each block rather than across the file, and
+its order and session ids are padded to a width fixed in advance from the number of users
+(version 1 padded them to the largest id, which is not known before the last block is written).
 """
 
 from __future__ import annotations

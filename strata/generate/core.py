@@ -31,7 +31,7 @@ from strata.generate.treatment import (
 from strata.generate.writing import FORMATS, BlockWriter
 
 # Version of the data format: the same arguments give the same files within a version only.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 # Users simulated (and written) together. Part of the data format, not a tunable: a block's rows
 # depend on its users and its random stream, so another size would give other data.
 BLOCK_USERS = 100_000
@@ -65,8 +65,8 @@ class GenerateResult:
 
 def block_rng(seed: int, block: int, stream: int | None = None) -> np.random.Generator:
     """Block `block`'s random stream: `SeedSequence(seed, spawn_key=(block,))`, except block 0,
-    which draws from `SeedSequence(seed)` itself, version 1's only stream (so a population of one
-    block is version 1's); with `stream`, a side stream `(block, stream)` of the block."""
+    which draws from `SeedSequence(seed)` itself, version 1's only stream (so that in version 2 a
+    population of one block was version 1's); with `stream`, a side stream `(block, stream)`."""
     if stream is not None:
         sequence = np.random.SeedSequence(seed, spawn_key=(block, stream))
     elif block == 0:

@@ -1,10 +1,19 @@
 """The planted dirt: about 1% of each file's rows, one dirty kind per row, made per block.
 
 Between them the kinds exercise every quarantine reason of the staging layer: missing, blank,
-unparseable and future values of every checked column, negative amounts and page views, unknown
-currencies and statuses, legacy imports placed before the first month of the rate seed (2023-01,
-so no exchange rate), exact and conflicting re-deliveries, and later versions of orders. Only rows
-of regular users are made dirty; the copies that re-deliveries add stay within their block.
+unparseable and future values of every checked column, placeholder times before 1980 (the default
+var `min_event_date`) in every timestamp column, negative amounts and page views, amounts above the
+ceiling (var `max_order_amount`, 1,000,000,000 USD by default), unknown currencies and statuses,
+legacy imports placed before the first month of the rate seed (2023-01, so no exchange rate), exact
+and conflicting re-deliveries, and later versions of orders. Only rows of regular users are made
+dirty; the copies that re-deliveries add stay within their block.
+
+A placeholder time is a source system's default written in its own fixed form, not in the user's:
+`0001-01-01T00:00:00Z`, `1970-01-01 00:00:00` and the like (`writing`). A too-early start keeps no
+end or the same placeholder as its end; a too-early end follows a real start, so staging also
+finds it `ended_before_started` (one dirty kind, two reasons). Too-early order times and amounts
+above the ceiling are planted on USD orders, so the order has a rate all the same (a year-1 order
+in another currency would also lack one) and the ceiling applies to the amount as written.
 
 A row carries its kind as a code (`kind`, 0 = clean: the index in the kind tuples plus one) and a
 `variant` that picks among the spellings of a dirty value when the block is written.
@@ -37,11 +46,14 @@ ORDER_DIRT_KINDS: tuple[str, ...] = (
     "orders.missing_ordered_at",
     "orders.unparseable_ordered_at",
     "orders.future_ordered_at",
+    "orders.too_early_ordered_at",
     "orders.unparseable_updated_at",
     "orders.future_updated_at",
+    "orders.too_early_updated_at",
     "orders.missing_amount",
     "orders.unparseable_amount",
     "orders.negative_amount",
+    "orders.amount_above_ceiling",
     "orders.unknown_currency",
     "orders.backdated_before_rates",
     "orders.unknown_status",
@@ -55,8 +67,10 @@ SESSION_DIRT_KINDS: tuple[str, ...] = (
     "sessions.missing_started_at",
     "sessions.unparseable_started_at",
     "sessions.future_started_at",
+    "sessions.too_early_started_at",
     "sessions.unparseable_ended_at",
     "sessions.future_ended_at",
+    "sessions.too_early_ended_at",
     "sessions.ended_before_started",
     "sessions.too_long",
     "sessions.unparseable_page_views",
@@ -68,18 +82,19 @@ SESSION_DIRT_KINDS: tuple[str, ...] = (
 # Share of each file's dirty rows that each kind takes (the weights sum to 1).
 _ORDER_DIRT_WEIGHTS = (
     *(0.04, 0.04, 0.04, 0.04),  # ids
-    *(0.04, 0.06, 0.04, 0.05, 0.04),  # ordered_at, updated_at
-    *(0.05, 0.06, 0.05),  # amount
+    *(0.04, 0.05, 0.04, 0.04),  # ordered_at
+    *(0.04, 0.04, 0.04),  # updated_at
+    *(0.04, 0.05, 0.04, 0.04),  # amount
     *(0.05, 0.05),  # currency, rates
-    *(0.05, 0.08),  # status
-    *(0.11, 0.11),  # re-deliveries
+    *(0.04, 0.07),  # status
+    *(0.09, 0.08),  # re-deliveries
 )
 _SESSION_DIRT_WEIGHTS = (
     *(0.07, 0.06),  # ids
-    *(0.06, 0.08, 0.06),  # started_at
-    *(0.06, 0.05, 0.08, 0.08),  # ended_at
-    *(0.06, 0.05, 0.06),  # page_views, added_to_cart
-    *(0.10, 0.13),  # re-deliveries
+    *(0.06, 0.07, 0.05, 0.05),  # started_at
+    *(0.05, 0.05, 0.05, 0.07, 0.07),  # ended_at
+    *(0.06, 0.05, 0.05),  # page_views, added_to_cart
+    *(0.08, 0.11),  # re-deliveries
 )
 DIRTY_SHARE = 0.01  # the default share of each file's rows that is made dirty
 
@@ -92,11 +107,14 @@ DIRTY_SHARE = 0.01  # the default share of each file's rows that is made dirty
     O_MISSING_TIME,
     O_BAD_TIME,
     O_FUTURE,
+    O_EARLY,
     O_BAD_UPDATED,
     O_FUTURE_UPDATED,
+    O_EARLY_UPDATED,
     O_MISSING_AMOUNT,
     O_BAD_AMOUNT,
     O_NEGATIVE,
+    O_ABOVE_CEILING,
     O_CURRENCY,
     O_BACKDATED,
     O_UNKNOWN_STATUS,
@@ -110,8 +128,10 @@ DIRTY_SHARE = 0.01  # the default share of each file's rows that is made dirty
     S_MISSING_TIME,
     S_BAD_TIME,
     S_FUTURE,
+    S_EARLY,
     S_BAD_END,
     S_FUTURE_END,
+    S_EARLY_END,
     S_ENDED_BEFORE,
     S_TOO_LONG,
     S_BAD_PAGE_VIEWS,
@@ -122,6 +142,9 @@ DIRTY_SHARE = 0.01  # the default share of each file's rows that is made dirty
 ) = range(1, len(SESSION_DIRT_KINDS) + 1)
 # Legacy imports land before the first month of the rate seed (2023-01), so they have no rate.
 FIRST_RATE_DAY = (dt.date(2023, 1, 1) - dt.date(1970, 1, 1)).days
+# Amounts above the ceiling are the largest amount decimal(18, 2) holds (a placeholder), or an
+# order of 20 million to 1 billion typed in cents where units were meant (2000000000.00 and up).
+MAX_DECIMAL_CENTS = 10**18 - 1
 
 
 def dirt_counts(
@@ -200,11 +223,21 @@ def dirty_orders(
     not_redelivered = np.ones(n, dtype=bool)
     not_redelivered[redelivered] = False
     eligible = regular & not_redelivered
-    # a legacy import needs a currency other than USD: a USD order needs no rate at all
-    foreign = eligible & (orders["currency"] != CURRENCIES.index("USD"))
+    # a legacy import needs a currency other than USD: a USD order needs no rate at all; a
+    # placeholder time or an amount above the ceiling goes to a USD order, so nothing else is wrong
+    usd = orders["currency"] == CURRENCIES.index("USD")
     in_place = counts.copy()
     in_place[O_REDELIVERED - 1] = 0  # chosen above
-    rows_of = _choose_rows(rng, in_place, eligible, ((O_BACKDATED, foreign),))
+    rows_of = _choose_rows(
+        rng,
+        in_place,
+        eligible,
+        (
+            (O_BACKDATED, eligible & ~usd),
+            (O_EARLY, eligible & usd),
+            (O_ABOVE_CEILING, eligible & usd),
+        ),
+    )
     rows_of[O_REDELIVERED] = redelivered
 
     kind = np.zeros(n, dtype=np.int8)
@@ -221,6 +254,12 @@ def dirty_orders(
     # an unparseable updated_at garbles a time that is there
     orders["updated_null"][np.concatenate([future_updated, rows_of[O_BAD_UPDATED]])] = False
     orders["cents"][rows_of[O_NEGATIVE]] *= -1
+    above = rows_of[O_ABOVE_CEILING]
+    orders["cents"][above] = np.where(
+        orders["variant"][above] % 2 == 0,
+        MAX_DECIMAL_CENTS,
+        rng.integers(20, 1000, len(above)) * 10**10,
+    )
 
     # legacy imports: placed in the two years before the rate seed starts (or before the data
     # starts, if that is earlier), delivered now; `updated_at` keeps its distance to `ordered_at`

@@ -27,6 +27,8 @@ from strata.generate.dirt import (
     O_BLANK_ID,
     O_BLANK_USER,
     O_CURRENCY,
+    O_EARLY,
+    O_EARLY_UPDATED,
     O_MESSY_STATUS,
     O_MISSING_AMOUNT,
     O_MISSING_TIME,
@@ -38,6 +40,8 @@ from strata.generate.dirt import (
     S_BAD_PAGE_VIEWS,
     S_BAD_TIME,
     S_BLANK_ID,
+    S_EARLY,
+    S_EARLY_END,
     S_MISSING_TIME,
     S_NEGATIVE_PAGE_VIEWS,
     S_NULL_ID,
@@ -89,6 +93,13 @@ _BLANKS = (" ", "  ", "   ")
 _UNKNOWN_STATUSES = ("shipped", "on hold", "processing", "returned", "payment_failed")
 _UNKNOWN_CURRENCIES = ("XXX", "ABC", "US$", "EURO", "RMB")
 _BAD_CART_TEXTS = ("maybe", "unknown", "n/a", "2", "yes please")
+# Placeholder times before 1980 (var min_event_date), as a source system writes its default.
+_EARLY_TEXTS = (
+    "0001-01-01T00:00:00Z",
+    "1970-01-01 00:00:00",
+    "1970-01-01T00:00:00Z",
+    "0001-01-01 00:00:00",
+)
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -149,6 +160,10 @@ def install_macros(con: duckdb.DuckDBPyConnection, n_users: int) -> None:
             end
     """)
     con.execute(f"create or replace macro blank(variant) as {_sql_list(_BLANKS)}[variant % 3 + 1]")
+    con.execute(f"""
+        create or replace macro early_ts(variant) as
+            {_sql_list(_EARLY_TEXTS)}[variant % {len(_EARLY_TEXTS)} + 1]
+    """)
     # a missing value arrives as null or as blank text
     con.execute("""
         create or replace macro missing(variant) as
@@ -175,6 +190,7 @@ def orders_sql(id_width: int) -> str:
             case kind
                 when {O_MISSING_TIME} then missing(variant)
                 when {O_BAD_TIME} then bad_ts(t, variant)
+                when {O_EARLY} then early_ts(variant)
                 else ts_text(t, tz, style)
             end as ordered_at,
             case kind
@@ -210,6 +226,7 @@ def orders_sql(id_width: int) -> str:
             end as currency,
             case kind
                 when {O_BAD_UPDATED} then bad_ts(updated, variant)
+                when {O_EARLY_UPDATED} then early_ts(variant)
                 else ts_text(case when updated_null then null else updated end, tz, style)
             end as updated_at,
             {_sql_list(FIRST_NAMES)}[first_name + 1] || '.'
@@ -235,10 +252,17 @@ def sessions_sql(id_width: int) -> str:
             case kind
                 when {S_MISSING_TIME} then missing(variant)
                 when {S_BAD_TIME} then bad_ts(start, variant)
+                when {S_EARLY} then early_ts(variant)
                 else ts_text(start, tz, style)
             end as started_at,
             case kind
                 when {S_BAD_END} then bad_ts(start + duration, variant)
+                -- a placeholder start has no end, or the same placeholder as its end
+                when {S_EARLY} then (
+                    case when variant // {len(_EARLY_TEXTS)} % 2 = 0 then null
+                        else early_ts(variant) end
+                )
+                when {S_EARLY_END} then early_ts(variant)
                 else ts_text(case when ended_null then null else start + duration end, tz, style)
             end as ended_at,
             {_sql_list(PLATFORM_TEXTS)}[platform + 1] as platform,
