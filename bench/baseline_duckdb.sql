@@ -6,15 +6,17 @@
 -- $excluded_users: the seed files; the rule thresholds: dbt_project.yml's vars).
 --
 -- Rules reproduced (see models/staging/shop/base and models/intermediate):
---   sessions: usable when session id, user id and start parse, nothing is in the future or
---     malformed (end, duration, page views, cart flag), the user is not excluded, and the
---     session id does not arrive with conflicting content;
---   orders: usable when ids, time, amount, currency (with a rate for the month), status and
---     update time are valid and the user is not excluded; among an order's usable versions, the
+--   sessions: usable when session id, user id and start parse, nothing is in the future, before
+--     var min_event_date or malformed (end, duration, page views, cart flag), the user is not
+--     excluded, and the session id does not arrive with conflicting content;
+--   orders: usable when ids, time, amount (at most var max_order_amount once converted),
+--     currency (with a rate for the month), status and update time are valid (none before
+--     min_event_date) and the user is not excluded; among an order's usable versions, the
 --     one known at the end of D wins (latest updated_at, then status, then content hash), else
 --     the oldest; only completed orders are purchases, converted to the reporting currency;
 --   stage: churned, dormant, new, reactivated, at_risk, loyal, active, first match wins;
---   RFM: buyers with a purchase on or before D, 1 + floor(5 * (rank - 1) / n) with rank() ties.
+--   RFM: buyers with a purchase in the RFM window (the others have lapsed and are not scored),
+--     1 + floor(5 * (rank - 1) / n) with rank() ties.
 
 with
 
@@ -77,9 +79,11 @@ session_days as (
         and sessions.user_id is not null
         and sessions.started_at is not null
         and sessions.started_at <= $future_limit
+        and sessions.started_at >= $past_limit
         and cast(sessions.started_at as date) <= date '$as_of_date'
         and (sessions.ended_text is null or sessions.ended_at is not null)
         and (sessions.ended_at is null or sessions.ended_at <= $future_limit)
+        and (sessions.ended_at is null or sessions.ended_at >= $past_limit)
         and (sessions.ended_at is null or sessions.ended_at >= sessions.started_at)
         and (
             sessions.ended_at is null
@@ -166,10 +170,16 @@ usable_versions as (
         and not regexp_matches(orders.user_id, '$excluded_user_pattern')
         and orders.ordered_at is not null
         and orders.ordered_at <= $future_limit
+        and orders.ordered_at >= $past_limit
         and (orders.updated_text is null or orders.updated_at is not null)
         and (orders.updated_at is null or orders.updated_at <= $future_limit)
+        and (orders.updated_at is null or orders.updated_at >= $past_limit)
         and orders.amount is not null
         and orders.amount >= 0
+        and case
+            when orders.currency = '$reporting_currency' then cast(orders.amount as double)
+            else cast(orders.amount as double) * reporting.units_per_usd / own.units_per_usd
+        end <= $max_order_amount
         and orders.currency in (select currency_code from rates)
         and (
             orders.currency = '$reporting_currency'
@@ -291,7 +301,7 @@ scored as (
         1 + (5 * (rank() over (order by frequency asc) - 1)) // count(*) over () as f_score,
         1 + (5 * (rank() over (order by monetary asc) - 1)) // count(*) over () as m_score
     from staged
-    where purchases_lifetime > 0
+    where purchases_lifetime > 0 and frequency > 0
 )
 
 select

@@ -1,48 +1,40 @@
--- Raw columns outside the contract (emails, addresses, free text) must never reach a model.
--- Only the base models read the raw sources, so every other model sees only what they keep. The
--- test checks both halves: no model but a base model reads a source, and no base model carries a
--- raw column the contract does not name. A returned row is a model that breaks either rule.
+-- Raw columns outside the contract (emails, addresses, free text) must never reach a model. The
+-- raw views select only the contract's columns, and only the base models read the raw tables of
+-- the contract, so every other model sees only what they keep. The test checks both: no model but
+-- a base model reads a contract table, and no raw view carries a column the contract does not name
+-- (so no model can). A returned row is a relation that breaks either rule.
 -- depends_on: {{ ref('base_shop__orders') }}
 -- depends_on: {{ ref('base_shop__sessions') }}
 {% set leaks = [] %}
 {% if execute %}
-    {% set extras = [] %}
-    {% for table, columns in raw_tables().items() %}
-        {% set contract = columns | map(attribute='name') | list %}
+    {% set tables = raw_tables() %}
+    {% set contract_names = [] %}
+    {% for table, contract in tables.items() %}
+        {% do contract_names.extend(contract.columns | map(attribute='name') | list) %}
         {% for column in adapter.get_columns_in_relation(source('shop', table)) %}
             {% set name = column.name | lower %}
-            {% if name not in contract and not name.startswith('_strata_') %}
-                {% do extras.append(name) %}
+            {% if name not in contract_names and not name.startswith('_strata_') %}
+                {% do leaks.append(('strata_raw.' ~ table, 'carries raw column ' ~ column.name)) %}
             {% endif %}
         {% endfor %}
+    {% endfor %}
+    {% set contract_sources = [] %}
+    {% for table in tables %}
+        {% do contract_sources.append('source.' ~ project_name ~ '.shop.' ~ table) %}
     {% endfor %}
     {% for node in graph.nodes.values()
         if node.resource_type == 'model' and node.package_name == project_name %}
         {% for dependency in node.depends_on.nodes
-            if dependency.startswith('source.') and not node.name.startswith('base_') %}
+            if dependency in contract_sources and not node.name.startswith('base_') %}
             {% do leaks.append((node.name, 'reads raw ' ~ dependency ~ ' directly')) %}
         {% endfor %}
-    {% endfor %}
-    {% for node in graph.nodes.values()
-        if node.resource_type == 'model' and node.package_name == project_name
-        and node.name.startswith('base_') %}
-        {% set relation = adapter.get_relation(
-            database=node.database, schema=node.schema, identifier=node.alias
-        ) %}
-        {% if relation is not none %}
-            {% for column in adapter.get_columns_in_relation(relation) %}
-                {% if column.name | lower in extras %}
-                    {% do leaks.append((node.name, 'carries raw column ' ~ column.name)) %}
-                {% endif %}
-            {% endfor %}
-        {% endif %}
     {% endfor %}
 {% endif %}
 
 {% for model_name, problem in leaks %}
     select
-        '{{ model_name }}' as model_name,
-        '{{ problem }}' as problem
+        {{ strata_quote_literal(model_name) }} as model_name,
+        {{ strata_quote_literal(problem) }} as problem
     {% if not loop.last %}union all{% endif %}
 {% else %}
     select

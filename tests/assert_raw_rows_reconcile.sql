@@ -1,9 +1,15 @@
 -- Every raw row lands in exactly one place: raw = clean + superseded + excluded + quarantined, and
--- the clean and quarantine models hold exactly the clean and quarantined rows. A returned row is a
--- source that does not add up, with all its counts (stored in the audit schema for inspection).
+-- the clean and quarantine models hold exactly the clean and quarantined rows. Checked for every
+-- source delivered to this build (a source that was not delivered has no raw rows and no row in
+-- the reconciliation). A returned row is a source that does not add up, with all its counts
+-- (stored in the audit schema for inspection).
 {{ config(store_failures=true) }}
 
 with
+
+inputs as (
+    select * from {{ ref('stg_shop__raw_inputs') }}
+),
 
 raw_counts as (
     select
@@ -35,7 +41,8 @@ reconciliation as (
 
 compared as (
     select
-        raw_counts.source_table,
+        inputs.source_table,
+        inputs.is_provided,
         raw_counts.raw_rows,
         reconciliation.raw_rows as reconciled_rows,
         reconciliation.clean_rows,
@@ -44,18 +51,27 @@ compared as (
         reconciliation.quarantined_rows,
         model_counts.staged_rows,
         model_counts.rejected_rows
-    from raw_counts
+    from inputs
+    inner join raw_counts
+        on inputs.source_table = raw_counts.source_table
     left join reconciliation
-        on raw_counts.source_table = reconciliation.source_table
+        on inputs.source_table = reconciliation.source_table
     left join model_counts
-        on raw_counts.source_table = model_counts.source_table
+        on inputs.source_table = model_counts.source_table
 )
 
 select *
 from compared
 where
-    reconciled_rows is null
-    or raw_rows <> reconciled_rows
-    or raw_rows <> clean_rows + superseded_rows + excluded_rows + quarantined_rows
-    or staged_rows <> clean_rows
-    or rejected_rows <> quarantined_rows
+    -- a source not delivered has no rows anywhere and no reconciliation row
+    (not is_provided and (raw_rows <> 0 or reconciled_rows is not null or staged_rows <> 0))
+    or (
+        is_provided
+        and (
+            reconciled_rows is null
+            or raw_rows <> reconciled_rows
+            or raw_rows <> clean_rows + superseded_rows + excluded_rows + quarantined_rows
+            or staged_rows <> clean_rows
+            or rejected_rows <> quarantined_rows
+        )
+    )

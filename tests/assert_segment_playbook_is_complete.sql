@@ -1,6 +1,6 @@
 -- Every value a user can be given has a playbook row: each lifecycle stage, each RFM segment of
--- the map plus `prospect`, each of the eight RFM classes and each value tier. A returned row is a
--- value without a play.
+-- the map plus `prospect` and `lapsed`, each of the eight RFM classes and each value tier. A
+-- returned row is a value without a play.
 
 with
 
@@ -32,10 +32,12 @@ required as (
             '{{ tier }}' as segment
         union all
     {% endfor %}
-    select
-        'rfm_segment' as segment_type,
-        'prospect' as segment
-    union all
+    {% for segment in ['prospect', 'lapsed'] %}
+        select
+            'rfm_segment' as segment_type,
+            '{{ segment }}' as segment
+        union all
+    {% endfor %}
     select distinct
         'rfm_segment' as segment_type,
         rfm_segment as segment

@@ -104,14 +104,55 @@
 {%- endmacro %}
 
 
-{#- A non-negative money amount (a decimal with cents) divided by a whole count, rounded half up
-    to whole cents, exactly and alike on every engine: the division is done on whole cents.
-    Null when the count is zero or null. -#}
+{#- A non-negative money amount (a decimal with cents, possibly a large sum) divided by a whole
+    count, rounded half up to whole cents, exactly and alike on every engine: the division is done
+    on whole cents held in a 128-bit integer type, which no sum of money can overflow. Null when
+    the count is zero or null. -#}
 {% macro divide_money(amount, count) -%}
-    {%- set cents = 'cast(' ~ amount ~ ' * 100 as ' ~ dbt.type_bigint() ~ ')' -%}
-    {%- set divisor = 'nullif(' ~ count ~ ', 0)' -%}
+    {%- set cents = 'cast(' ~ amount ~ ' * 100 as ' ~ wide_integer_type() ~ ')' -%}
+    {%- set divisor = 'cast(nullif(' ~ count ~ ', 0) as ' ~ wide_integer_type() ~ ')' -%}
     cast(
         cast({{ int_divide('2 * ' ~ cents ~ ' + ' ~ divisor, '2 * ' ~ divisor) }} as double) / 100
         as decimal(18, 2)
     )
+{%- endmacro %}
+
+
+{#- A whole-number type that holds at least 38 digits: DuckDB's hugeint, a decimal elsewhere. -#}
+{% macro wide_integer_type() %}
+    {{ return(adapter.dispatch('wide_integer_type', 'strata')()) }}
+{% endmacro %}
+
+{% macro default__wide_integer_type() %}
+    {{ return('decimal(38, 0)') }}
+{% endmacro %}
+
+{% macro duckdb__wide_integer_type() %}
+    {{ return('hugeint') }}
+{% endmacro %}
+
+
+{#- Timestamps earlier than this are quarantined as too early: the start of var min_event_date
+    (UTC). A placeholder date (0001-01-01, 1970-01-01) is not an event. -#}
+{% macro past_limit() -%}
+    {%- set given = var('min_event_date') | string -%}
+    {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}$', given) -%}
+        {{ exceptions.raise_compiler_error(
+            "var min_event_date must be a date as YYYY-MM-DD, got '" ~ given ~ "'"
+        ) }}
+    {%- endif -%}
+    cast('{{ given }} 00:00:00' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+
+{#- var max_order_amount, checked: an amount below it must fit decimal(18, 2) with room to spare,
+    so that no clean order can overflow a cast. -#}
+{% macro max_order_amount() -%}
+    {%- set ceiling = var('max_order_amount') -%}
+    {%- if ceiling is none or ceiling is string or ceiling <= 0 or ceiling >= 1e15 -%}
+        {{ exceptions.raise_compiler_error(
+            "var max_order_amount must be a number above 0 and below 1e15, got '" ~ ceiling ~ "'"
+        ) }}
+    {%- endif -%}
+    {{ ceiling }}
 {%- endmacro %}

@@ -60,3 +60,31 @@
         {{ end_offset ~ ' preceding' if end_offset else 'current row' }}
     )
 {%- endmacro %}
+
+
+{#- The sum of `value` over the rows whose `date_column` falls in the `days` calendar days ending
+    on `as_of_expr` (in_last_days); over every row when `days` is none (a var set to null means
+    "all history"). The one spelling of the windowed sums of int_users_measured and the RFM
+    snapshots. -#}
+{% macro windowed_sum(value, date_column, days, as_of_expr='as_of_date') -%}
+    {%- if days is none -%}
+        sum({{ value }})
+    {%- else -%}
+        sum(case when {{ in_last_days(date_column, days, as_of_expr) }} then {{ value }} else 0 end)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The `fraction` quantile (0-1) of a numeric expression, interpolated linearly between the two
+    nearest values (the same definition on every engine). -#}
+{% macro quantile_cont(expression, fraction) %}
+    {{ return(adapter.dispatch('quantile_cont', 'strata')(expression, fraction)) }}
+{% endmacro %}
+
+{% macro default__quantile_cont(expression, fraction) -%}
+    percentile({{ expression }}, {{ fraction }})
+{%- endmacro %}
+
+{% macro duckdb__quantile_cont(expression, fraction) -%}
+    quantile_cont({{ expression }}, {{ fraction }})
+{%- endmacro %}

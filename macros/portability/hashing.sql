@@ -25,3 +25,28 @@
 {% macro duckdb__content_hash(columns) -%}
     hash({{ columns | join(', ') }})
 {%- endmacro %}
+
+
+{#- A hexadecimal text (at most 15 digits, so the value fits a signed 64-bit integer) as a
+    bigint, alike on every engine. -#}
+{% macro hex_to_bigint(hex_expression) %}
+    {{ return(adapter.dispatch('hex_to_bigint', 'strata')(hex_expression)) }}
+{% endmacro %}
+
+{% macro default__hex_to_bigint(hex_expression) -%}
+    cast(conv({{ hex_expression }}, 16, 10) as {{ dbt.type_bigint() }})
+{%- endmacro %}
+
+{% macro duckdb__hex_to_bigint(hex_expression) -%}
+    cast(('0x' || {{ hex_expression }}) as {{ dbt.type_bigint() }})
+{%- endmacro %}
+
+
+{#- A row's content as a whole number below 2^60, the same on every engine: the first 15 hex
+    digits of md5 over the values (generate_surrogate_key). Summed over a set of rows (as
+    decimal(38, 0), which cannot overflow), it fingerprints the set without regard to row order:
+    what the incremental models compare to learn whether their inputs changed. -#}
+{% macro row_fingerprint(columns) -%}
+    cast({{ hex_to_bigint('substr(' ~ generate_surrogate_key(columns) ~ ', 1, 15)') }}
+        as decimal(38, 0))
+{%- endmacro %}

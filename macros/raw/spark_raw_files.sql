@@ -9,8 +9,20 @@
     default) or csv. A path that does not exist fails the build with Spark's message naming it.
 
     CSV is read with every column as text and in FAILFAST mode: a line with more fields than the
-    header fails the build, naming the record, instead of being silently cut short. -#}
+    header fails the build, naming the record, instead of being silently cut short.
+
+    Which tables were delivered is named by env STRATA_RAW_TABLES (comma-separated; the strata CLI
+    sets it from the folder's listing), by default every table of the contract: an optional table
+    left out of it (sessions) is then treated as not delivered. -#}
 {% macro spark__raw_file_input(raw_dir, table) %}
+    {% set delivered = env_var('STRATA_RAW_TABLES', '') | trim %}
+    {% if delivered and table not in delivered.split(',') | map('trim') | list %}
+        {{ return({
+            'found': false,
+            'missing_message': "raw " ~ table ~ " not delivered: STRATA_RAW_TABLES=" ~ delivered
+                ~ " does not name it",
+        }) }}
+    {% endif %}
     {% set file_format = env_var('STRATA_RAW_FORMAT', 'parquet') | trim | lower %}
     {% if file_format not in ('parquet', 'csv') %}
         {{ exceptions.raise_compiler_error(
@@ -47,6 +59,7 @@
         if row[0] and not row[0].startswith('#') %}
         {% do columns.append(api.Column(row[0], row[1])) %}
     {% endfor %}
+    {% do check_raw_column_names('file ' ~ path, columns | map(attribute='name') | list) %}
     {#- Spark's file splits keep the file's order, and monotonically_increasing_id() grows along
         them, so numbering by it within each file gives the data row's position in the file. -#}
     {% set relation_sql %}
@@ -73,6 +86,8 @@
         )
     {% endset %}
     {{ return({
+        'found': true,
+        'kind': file_format,
         'described_as': 'file ' ~ path,
         'relation_sql': relation_sql,
         'columns': columns,

@@ -41,28 +41,6 @@
 {% endmacro %}
 
 
-{#- The eight classes of the R/F/M high-low split, from three boolean expressions. -#}
-{% macro rfm_class(r_high, f_high, m_high) -%}
-    case
-        when {{ r_high }} and {{ f_high }} and {{ m_high }} then 'important_value'
-        when {{ r_high }} and not {{ f_high }} and {{ m_high }} then 'important_development'
-        when not {{ r_high }} and {{ f_high }} and {{ m_high }} then 'important_retention'
-        when not {{ r_high }} and not {{ f_high }} and {{ m_high }} then 'important_winback'
-        when {{ r_high }} and {{ f_high }} and not {{ m_high }} then 'potential'
-        when {{ r_high }} and not {{ f_high }} and not {{ m_high }} then 'new'
-        when not {{ r_high }} and {{ f_high }} and not {{ m_high }} then 'pre_churn'
-        when not {{ r_high }} and not {{ f_high }} and not {{ m_high }} then 'lost'
-    end
-{%- endmacro %}
-
-
-{#- A 1-based quantile from a rank: 1 + floor(buckets * (rank - 1) / n), in whole numbers, so that
-    tied values (which share the lowest rank) always share a bucket, on every engine. -#}
-{% macro quantile_from_rank(rank_expr, n_expr, buckets) -%}
-    (1 + {{ int_divide(buckets ~ ' * (' ~ rank_expr ~ ' - 1)', n_expr) }})
-{%- endmacro %}
-
-
 {#- Engagement as defined in docs/dbt/metrics.md, from counts of active days. The baseline is the
     active days of the baseline window scaled to the recent window's length; the ratio is written
     as one division of whole numbers so that edges such as exactly 0.5 are exact. -#}

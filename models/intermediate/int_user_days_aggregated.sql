@@ -33,7 +33,7 @@ events as (
         case when added_to_cart then started_at end as cart_added_at,
         0 as orders,
         0 as purchases,
-        cast(0 as decimal(18, 2)) as revenue,
+        cast(0 as decimal(38, 2)) as revenue,
         cast(null as {{ dbt.type_timestamp() }}) as ordered_at
     from sessions_to_date
     union all
@@ -46,7 +46,7 @@ events as (
         cast(null as {{ dbt.type_timestamp() }}) as cart_added_at,
         1 as orders,
         case when is_purchase then 1 else 0 end as purchases,
-        case when is_purchase then amount else cast(0 as decimal(18, 2)) end as revenue,
+        case when is_purchase then amount else cast(0 as decimal(38, 2)) end as revenue,
         ordered_at
     from orders
 ),
@@ -56,8 +56,7 @@ days as (
         user_id,
         activity_date,
         sum(sessions) as sessions,
-        -- A double on every engine: Spark would make `/ 60.0` a decimal division (6 places).
-        cast(coalesce(sum(duration_seconds), 0) as double) / 60 as session_minutes,
+        coalesce(sum(duration_seconds), 0) as session_seconds,
         sum(page_views) as page_views,
         sum(orders) as orders,
         sum(purchases) as purchases,
@@ -96,11 +95,11 @@ final as (
         with_activity_gaps.user_id,
         with_activity_gaps.activity_date,
         cast(with_activity_gaps.sessions as {{ dbt.type_bigint() }}) as sessions,
-        cast(with_activity_gaps.session_minutes as double) as session_minutes,
+        cast(with_activity_gaps.session_seconds as {{ dbt.type_bigint() }}) as session_seconds,
         cast(with_activity_gaps.page_views as {{ dbt.type_bigint() }}) as page_views,
         cast(with_activity_gaps.orders as {{ dbt.type_bigint() }}) as orders,
         cast(with_activity_gaps.purchases as {{ dbt.type_bigint() }}) as purchases,
-        cast(with_activity_gaps.revenue as decimal(18, 2)) as revenue,
+        cast(with_activity_gaps.revenue as decimal(38, 2)) as revenue,
         with_activity_gaps.last_cart_added_at,
         with_activity_gaps.last_ordered_at,
         cast(with_activity_gaps.days_since_previous_activity as integer)

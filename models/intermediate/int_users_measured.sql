@@ -17,6 +17,13 @@ as_of as (
     select * from {{ ref('int_as_of_dates_resolved') }}
 ),
 
+-- Whether sessions were delivered: without them, session metrics are unknown (null), not zero.
+sessions_input as (
+    select is_provided as has_sessions
+    from {{ ref('stg_shop__raw_inputs') }}
+    where source_table = 'sessions'
+),
+
 days_to_date as (
     select
         user_days.*,
@@ -36,45 +43,22 @@ aggregated as (
         max(case when purchases > 0 then activity_date end) as last_purchase_date,
         sum(purchases) as purchases_lifetime,
         sum(revenue) as revenue_lifetime,
-        {% if rfm_window is none -%}
-            sum(purchases) as frequency,
-            sum(revenue) as monetary,
-        {%- else -%}
-            sum(
-                case when {{ in_last_days('activity_date', rfm_window) }} then purchases else 0 end
-            ) as frequency,
-            sum(
-                case when {{ in_last_days('activity_date', rfm_window) }} then revenue else 0 end
-            ) as monetary,
-        {%- endif %}
-        sum(
-            case
-                when {{ in_last_days('activity_date', var('loyal_window_days')) }} then purchases
-                else 0
-            end
-        ) as loyalty_purchases,
+        {{ windowed_sum('purchases', 'activity_date', rfm_window) }} as frequency,
+        {{ windowed_sum('revenue', 'activity_date', rfm_window) }} as monetary,
+        {{ windowed_sum('purchases', 'activity_date', var('loyal_window_days')) }}
+            as loyalty_purchases,
         {% for days in var('activity_windows') %}
-            {%- set inside = in_last_days('activity_date', days) %}
-            sum(case when {{ inside }} then 1 else 0 end) as active_days_{{ days }}d,
-            sum(case when {{ inside }} then sessions else 0 end) as sessions_{{ days }}d,
-            sum(
-                case when {{ inside }} then session_minutes else 0 end
-            ) as session_minutes_{{ days }}d,
-            sum(case when {{ inside }} then page_views else 0 end) as page_views_{{ days }}d,
-            sum(case when {{ inside }} then purchases else 0 end) as purchases_{{ days }}d,
-            sum(case when {{ inside }} then revenue else 0 end) as revenue_{{ days }}d,
+            {{ windowed_sum('1', 'activity_date', days) }} as active_days_{{ days }}d,
+            {{ windowed_sum('sessions', 'activity_date', days) }} as sessions_{{ days }}d,
+            {{ windowed_sum('session_seconds', 'activity_date', days) }}
+                as session_seconds_{{ days }}d,
+            {{ windowed_sum('page_views', 'activity_date', days) }} as page_views_{{ days }}d,
+            {{ windowed_sum('purchases', 'activity_date', days) }} as purchases_{{ days }}d,
+            {{ windowed_sum('revenue', 'activity_date', days) }} as revenue_{{ days }}d,
         {% endfor %}
-        sum(
-            case when {{ in_last_days('activity_date', recent) }} then 1 else 0 end
-        ) as active_days_recent,
-        sum(
-            case
-                when
-                    {{ in_last_days('activity_date', baseline, days_before('as_of_date', recent)) }}
-                    then 1
-                else 0
-            end
-        ) as baseline_active_days,
+        {{ windowed_sum('1', 'activity_date', recent) }} as active_days_recent,
+        {{ windowed_sum('1', 'activity_date', baseline, days_before('as_of_date', recent)) }}
+            as baseline_active_days,
         max(
             case
                 when {{ in_last_days('activity_date', var('return_window_days')) }}
@@ -86,6 +70,15 @@ aggregated as (
         max(last_ordered_at) as last_ordered_at
     from days_to_date
     group by user_id, as_of_date
+),
+
+with_inputs as (
+    select
+        aggregated.*,
+        coalesce(sessions_input.has_sessions, false) as has_sessions
+    from aggregated
+    left join sessions_input
+        on 1 = 1
 ),
 
 final as (
@@ -108,9 +101,9 @@ final as (
 
         ---------- frequency and monetary
         cast(frequency as {{ dbt.type_bigint() }}) as frequency,
-        cast(monetary as decimal(18, 2)) as monetary,
+        cast(monetary as decimal(38, 2)) as monetary,
         cast(purchases_lifetime as {{ dbt.type_bigint() }}) as purchases_lifetime,
-        cast(revenue_lifetime as decimal(18, 2)) as revenue_lifetime,
+        cast(revenue_lifetime as decimal(38, 2)) as revenue_lifetime,
         {{ divide_money('revenue_lifetime', 'purchases_lifetime') }} as average_order_value,
         cast(median_days_between_purchases as double) as median_days_between_purchases,
         cast(loyalty_purchases as {{ dbt.type_bigint() }}) as loyalty_purchases,
@@ -118,11 +111,18 @@ final as (
         ---------- activity windows
         {% for days in var('activity_windows') %}
             cast(active_days_{{ days }}d as integer) as active_days_{{ days }}d,
-            cast(sessions_{{ days }}d as {{ dbt.type_bigint() }}) as sessions_{{ days }}d,
-            cast(session_minutes_{{ days }}d as double) as session_minutes_{{ days }}d,
-            cast(page_views_{{ days }}d as {{ dbt.type_bigint() }}) as page_views_{{ days }}d,
+            case
+                when has_sessions then cast(sessions_{{ days }}d as {{ dbt.type_bigint() }})
+            end as sessions_{{ days }}d,
+            -- Minutes from the exact sum of whole seconds: the same on every engine and run.
+            case
+                when has_sessions then cast(session_seconds_{{ days }}d as double) / 60
+            end as session_minutes_{{ days }}d,
+            case
+                when has_sessions then cast(page_views_{{ days }}d as {{ dbt.type_bigint() }})
+            end as page_views_{{ days }}d,
             cast(purchases_{{ days }}d as {{ dbt.type_bigint() }}) as purchases_{{ days }}d,
-            cast(revenue_{{ days }}d as decimal(18, 2)) as revenue_{{ days }}d,
+            cast(revenue_{{ days }}d as decimal(38, 2)) as revenue_{{ days }}d,
         {% endfor %}
 
         ---------- engagement
@@ -134,18 +134,21 @@ final as (
         {{ engagement_ratio('active_days_recent', 'baseline_active_days') }} as engagement_ratio,
         cast(last_gap_days as integer) as last_gap_days,
 
-        ---------- cart
-        coalesce(
-            last_cart_added_at
-            > {{ dbt.dateadd(
-                'hour',
-                -1 * var('open_cart_hours'),
-                dbt.dateadd('day', 1, 'cast(as_of_date as ' ~ dbt.type_timestamp() ~ ')')
-            ) }}
-            and (last_ordered_at is null or last_ordered_at < last_cart_added_at),
-            false
-        ) as has_open_cart
-    from aggregated
+        ---------- cart (unknown without sessions)
+        case
+            when has_sessions
+                then coalesce(
+                    last_cart_added_at
+                    > {{ dbt.dateadd(
+                        'hour',
+                        -1 * var('open_cart_hours'),
+                        dbt.dateadd('day', 1, 'cast(as_of_date as ' ~ dbt.type_timestamp() ~ ')')
+                    ) }}
+                    and (last_ordered_at is null or last_ordered_at < last_cart_added_at),
+                    false
+                )
+        end as has_open_cart
+    from with_inputs
 )
 
 select * from final

@@ -1,11 +1,21 @@
--- How many raw rows carry each reason code, per source: every code in seeds/reason_codes.csv is
--- listed, with zero when no row carries it, so a data-quality tile can show the full picture. A
--- quarantined row with several problems counts once under each of its reasons.
+-- How many raw rows carry each reason code, per source delivered to this build: every code in
+-- seeds/reason_codes.csv is listed, with zero when no row carries it, so a data-quality tile can
+-- show the full picture. A quarantined row with several problems counts once under each of its
+-- reasons. A source that was not delivered (sessions, for an orders-only shop) has no rows.
 
 with
 
+inputs as (
+    select * from {{ ref('stg_shop__raw_inputs') }}
+),
+
+-- The codes of the sources delivered to this build.
 reason_codes as (
-    select * from {{ ref('reason_codes') }}
+    select codes.*
+    from {{ ref('reason_codes') }} as codes
+    inner join inputs
+        on codes.source_table = inputs.source_table
+    where inputs.is_provided
 ),
 
 orders as (

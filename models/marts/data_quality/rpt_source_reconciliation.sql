@@ -1,6 +1,7 @@
--- Where every raw row went, per source: the build's proof that nothing was silently lost.
--- raw_rows = clean_rows + superseded_rows + excluded_rows + quarantined_rows always holds; the
--- singular test assert_raw_rows_reconcile checks it against the raw source itself.
+-- Where every raw row went, per source delivered to this build: the build's proof that nothing
+-- was silently lost. raw_rows = clean_rows + superseded_rows + excluded_rows + quarantined_rows
+-- always holds; the singular test assert_raw_rows_reconcile checks it against the raw source
+-- itself. A source that was not delivered (sessions, for an orders-only shop) has no row.
 
 with
 
@@ -10,6 +11,10 @@ orders as (
 
 sessions as (
     select * from {{ ref('base_shop__sessions') }}
+),
+
+inputs as (
+    select * from {{ ref('stg_shop__raw_inputs') }}
 ),
 
 dispositions as (
@@ -26,14 +31,25 @@ dispositions as (
 
 counted as (
     select
-        source_table,
-        count(*) as raw_rows,
-        sum(case when row_disposition = 'clean' then 1 else 0 end) as clean_rows,
-        sum(case when row_disposition = 'superseded' then 1 else 0 end) as superseded_rows,
-        sum(case when row_disposition = 'excluded' then 1 else 0 end) as excluded_rows,
-        sum(case when row_disposition = 'quarantined' then 1 else 0 end) as quarantined_rows
-    from dispositions
-    group by source_table
+        inputs.source_table,
+        count(dispositions.row_disposition) as raw_rows,
+        sum(
+            case when dispositions.row_disposition = 'clean' then 1 else 0 end
+        ) as clean_rows,
+        sum(
+            case when dispositions.row_disposition = 'superseded' then 1 else 0 end
+        ) as superseded_rows,
+        sum(
+            case when dispositions.row_disposition = 'excluded' then 1 else 0 end
+        ) as excluded_rows,
+        sum(
+            case when dispositions.row_disposition = 'quarantined' then 1 else 0 end
+        ) as quarantined_rows
+    from inputs
+    left join dispositions
+        on inputs.source_table = dispositions.source_table
+    where inputs.is_provided
+    group by inputs.source_table
 ),
 
 final as (
@@ -44,7 +60,7 @@ final as (
         cast(superseded_rows as {{ dbt.type_bigint() }}) as superseded_rows,
         cast(excluded_rows as {{ dbt.type_bigint() }}) as excluded_rows,
         cast(quarantined_rows as {{ dbt.type_bigint() }}) as quarantined_rows,
-        cast(quarantined_rows as double) / raw_rows as quarantined_share
+        cast(quarantined_rows as double) / nullif(raw_rows, 0) as quarantined_share
     from counted
 )
 

@@ -1,48 +1,32 @@
 -- RFM scores, segment, class and value tier of every buyer at the end of each period (var
 -- rfm_snapshot_grain: month or week) up to D. RFM compares users with each other, so a past
 -- period's scores cannot be derived from one user's dates alone: they are snapshots, each computed
--- from the data up to that period's end as if D were that day. The first build backfills every
--- period since var rfm_snapshot_begin; later builds compute only new months plus a lookback of
--- var rfm_snapshot_lookback_months for late data (microbatch by month, available on DuckDB and
--- Spark alike).
+-- from the data up to that period's end as if D were that day, by the same macro as dim_users.
+--
+-- Incremental, driven by D and by the data, never by the clock: int_rfm_snapshot_inputs_
+-- fingerprinted lists the snapshot dates a fresh build for D would hold, each with a fingerprint
+-- of its inputs. The pre-hook deletes every stored date that is not on that list with the same
+-- fingerprint (changed inputs, or a date after D), and the model appends the dates that are then
+-- missing. A first build, a month skipped, a run repeated, a backfill for an earlier D, late or
+-- corrected history and a changed var all leave the table equal to a fresh build. Var
+-- rfm_snapshot_recompute ({start, end}, set by `strata backfill`) recomputes a range regardless.
 
 {{ config(
     materialized='incremental',
-    incremental_strategy='microbatch',
-    event_time='snapshot_date',
-    batch_size='month',
-    begin=var('rfm_snapshot_begin'),
-    lookback=var('rfm_snapshot_lookback_months'),
-    concurrent_batches=false,
+    incremental_strategy='append',
     on_schema_change='fail',
-    partition_by=microbatch_partition_by('snapshot_date'),
+    partition_by=slice_partition_by('snapshot_date'),
+    pre_hook="{% if is_incremental() %}{{ delete_stale_slices(this, rfm_snapshots_to_keep(), 'snapshot_date', 'inputs_fingerprint') }}{% endif %}",
 ) }}
-
-{%- set grain = var('rfm_snapshot_grain') %}
-{%- if grain not in ('week', 'month') %}
-    {{ exceptions.raise_compiler_error(
-        "var rfm_snapshot_grain must be 'week' or 'month', got '" ~ grain ~ "'"
-    ) }}
-{%- endif %}
-{#- Each microbatch computes the period ends of its month; outside a batch (compile, lint) the
-    whole range. -#}
-{%- set batch = model.batch if model is mapping and model.get('batch') else none %}
-{%- set batch_start = batch.event_time_start.strftime('%Y-%m-%d') if batch
-    else var('rfm_snapshot_begin') %}
-{%- set batch_end = batch.event_time_end.strftime('%Y-%m-%d') if batch else '9999-12-31' %}
 
 with
 
+wanted as (
+    select * from {{ ref('int_rfm_snapshot_inputs_fingerprinted') }}
+),
+
 user_days as (
     select * from {{ ref('int_user_days_aggregated') }}
-),
-
-as_of as (
-    select * from {{ ref('int_as_of_dates_resolved') }}
-),
-
-calendar as (
-    select * from {{ ref('metricflow_time_spine') }}
 ),
 
 segment_map as (
@@ -56,20 +40,19 @@ segment_map as (
     ),
 {%- endif %}
 
-period_ends as (
-    select distinct {{ period_end(grain, 'date_day') }} as snapshot_date
-    from calendar
-),
-
 snapshot_dates as (
-    select period_ends.snapshot_date
-    from period_ends
-    cross join as_of
-    where
-        period_ends.snapshot_date <= as_of.as_of_date
-        and period_ends.snapshot_date >= cast('{{ var("rfm_snapshot_begin") }}' as date)
-        and period_ends.snapshot_date >= cast('{{ batch_start }}' as date)
-        and period_ends.snapshot_date < cast('{{ batch_end }}' as date)
+    select
+        wanted.snapshot_date,
+        wanted.inputs_fingerprint
+    from wanted
+    {% if is_incremental() -%}
+        -- After the pre-hook, every stored date is current: compute the missing ones only.
+        where not exists (
+            select 1
+            from {{ this }} as stored
+            where stored.snapshot_date = wanted.snapshot_date
+        )
+    {%- endif %}
 ),
 
 purchase_days as (
@@ -90,35 +73,14 @@ buyers as (
             {{ days_between('max(purchase_days.activity_date)', 'snapshot_dates.snapshot_date') }}
             as integer
         ) as recency_days,
-        {% set rfm_window = var('rfm_window_days') -%}
-        sum(
-            {% if rfm_window is none -%}
-                purchase_days.purchases
-            {%- else -%}
-                case
-                    when
-                        {{ in_last_days(
-                            'purchase_days.activity_date', rfm_window, 'snapshot_dates.snapshot_date'
-                        ) }}
-                        then purchase_days.purchases
-                    else 0
-                end
-            {%- endif %}
-        ) as frequency,
-        sum(
-            {% if rfm_window is none -%}
-                purchase_days.revenue
-            {%- else -%}
-                case
-                    when
-                        {{ in_last_days(
-                            'purchase_days.activity_date', rfm_window, 'snapshot_dates.snapshot_date'
-                        ) }}
-                        then purchase_days.revenue
-                    else 0
-                end
-            {%- endif %}
-        ) as monetary
+        {{ windowed_sum(
+            'purchase_days.purchases', 'purchase_days.activity_date', var('rfm_window_days'),
+            'snapshot_dates.snapshot_date'
+        ) }} as frequency,
+        {{ windowed_sum(
+            'purchase_days.revenue', 'purchase_days.activity_date', var('rfm_window_days'),
+            'snapshot_dates.snapshot_date'
+        ) }} as monetary
     from snapshot_dates
     inner join purchase_days
         on snapshot_dates.snapshot_date >= purchase_days.activity_date
@@ -133,23 +95,22 @@ final as (
         rfm_final.user_id,
         buyers.recency_days,
         cast(buyers.frequency as {{ dbt.type_bigint() }}) as frequency,
-        cast(buyers.monetary as decimal(18, 2)) as monetary,
+        cast(buyers.monetary as decimal(38, 2)) as monetary,
         rfm_final.r_score,
         rfm_final.f_score,
         rfm_final.m_score,
-        segment_map.rfm_segment,
+        rfm_final.rfm_segment,
         rfm_final.rfm_class,
         rfm_final.value_tier,
-        rfm_final.monetary_decile
+        rfm_final.monetary_decile,
+        snapshot_dates.inputs_fingerprint
     from rfm_final
     inner join buyers
         on
             rfm_final.snapshot_date = buyers.snapshot_date
             and rfm_final.user_id = buyers.user_id
-    left join segment_map
-        on
-            rfm_final.r_score = segment_map.r_score
-            and rfm_final.f_score = segment_map.f_score
+    inner join snapshot_dates
+        on rfm_final.snapshot_date = snapshot_dates.snapshot_date
 )
 
 select * from final

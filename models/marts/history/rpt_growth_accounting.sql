@@ -13,27 +13,29 @@ as_of as (
     select * from {{ ref('int_as_of_dates_resolved') }}
 ),
 
-first_day as (
-    select min(activity_date) as first_activity_date
+-- The first activity's week and month, and D: the calendar of this report comes from the data's
+-- own range, so it spans the data whatever its dates.
+bounds as (
+    select
+        cast({{ dbt.date_trunc('week', 'min(user_days.activity_date)') }} as date)
+            as first_week_start,
+        cast({{ dbt.date_trunc('month', 'min(user_days.activity_date)') }} as date)
+            as first_month_start,
+        max(as_of.as_of_date) as as_of_date
     from user_days
-),
-
-calendar as (
-    select * from {{ ref('metricflow_time_spine') }}
-),
-
--- Every day from the first activity to D, so that a period without activity still has a row.
-data_days as (
-    select calendar.date_day
-    from calendar
     cross join as_of
-    cross join first_day
-    where
-        calendar.date_day <= as_of.as_of_date
-        and calendar.date_day >= first_day.first_activity_date
 ),
 
+-- The same six steps for weeks and for months (Jinja writes each CTE once per grain, prefixed
+-- with the grain): the calendar of periods, who was active in each, their first period, the
+-- classification (new, retained, resurrected), the churned, and the counts per period.
 {% for grain in ['week', 'month'] %}
+    {{ grain }}_calendar as (
+        {{ date_series(
+            'bounds', 'first_' ~ grain ~ '_start', 'as_of_date', grain, 'period_start'
+        ) }}
+    ),
+
     {{ grain }}_active as (
         select distinct
             user_id,
@@ -92,11 +94,6 @@ data_days as (
             sum(case when user_status = 'resurrected' then 1 else 0 end) as resurrected_users
         from {{ grain }}_classified
         group by period_start
-    ),
-
-    {{ grain }}_calendar as (
-        select distinct cast({{ dbt.date_trunc(grain, 'date_day') }} as date) as period_start
-        from data_days
     ),
 
     {{ grain }}_periods as (
@@ -162,24 +159,26 @@ audience_spans as (
     {% endfor %}
 ),
 
+audience_edges as (
+    select
+        window_days,
+        span_start as change_day,
+        1 as audience_change
+    from audience_spans
+    union all
+    select
+        window_days,
+        span_stop as change_day,
+        -1 as audience_change
+    from audience_spans
+),
+
 audience_changes as (
     select
         window_days,
         change_day,
         sum(audience_change) as audience_change
-    from (
-        select
-            window_days,
-            span_start as change_day,
-            1 as audience_change
-        from audience_spans
-        union all
-        select
-            window_days,
-            span_stop as change_day,
-            -1 as audience_change
-        from audience_spans
-    ) as changes
+    from audience_edges
     group by window_days, change_day
 ),
 

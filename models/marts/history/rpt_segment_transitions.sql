@@ -20,30 +20,24 @@ as_of as (
     select * from {{ ref('int_as_of_dates_resolved') }}
 ),
 
-calendar as (
-    select * from {{ ref('metricflow_time_spine') }}
-),
-
-first_day as (
-    select min(valid_from) as first_seen_date
+-- The periods from the first user's first day to D, from the data's own range.
+bounds as (
+    select
+        cast({{ dbt.date_trunc(grain, 'min(history.valid_from)') }} as date) as first_period_start,
+        max(as_of.as_of_date) as as_of_date
     from history
+    cross join as_of
 ),
 
-period_ends as (
-    select distinct {{ period_end(grain, 'calendar.date_day') }} as period_end
-    from calendar
-    cross join as_of
-    cross join first_day
-    where
-        calendar.date_day <= as_of.as_of_date
-        and calendar.date_day >= first_day.first_seen_date
+period_starts as (
+    {{ date_series('bounds', 'first_period_start', 'as_of_date', grain, 'period_start') }}
 ),
 
 complete_period_ends as (
-    select period_ends.period_end
-    from period_ends
+    select {{ period_end(grain, 'period_starts.period_start') }} as period_end
+    from period_starts
     cross join as_of
-    where period_ends.period_end <= as_of.as_of_date
+    where {{ period_end(grain, 'period_starts.period_start') }} <= as_of.as_of_date
 ),
 
 positions as (

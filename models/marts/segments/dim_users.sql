@@ -12,12 +12,14 @@ scored as (
     select * from {{ ref('int_users_scored') }}
 ),
 
-segment_map as (
-    select * from {{ ref('rfm_segment_map') }}
-),
-
 playbook as (
     select * from {{ ref('segment_playbook') }}
+),
+
+stage_plays as (
+    select segment as lifecycle_stage
+    from playbook
+    where segment_type = 'lifecycle_stage'
 ),
 
 staged as (
@@ -34,105 +36,104 @@ staged as (
         scored.r_score,
         scored.f_score,
         scored.m_score,
-        coalesce(segment_map.rfm_segment, 'prospect') as rfm_segment,
+        coalesce(scored.rfm_segment, 'prospect') as rfm_segment,
         scored.rfm_class,
         coalesce(scored.value_tier, 'none') as value_tier,
         scored.monetary_decile
     from measured
     left join scored
         on measured.user_id = scored.user_id
-    left join segment_map
-        on
-            scored.r_score = segment_map.r_score
-            and scored.f_score = segment_map.f_score
+),
+
+-- The play a user gets: their lifecycle stage's, or their RFM segment's when the stage has none.
+-- Chosen once, as a key, so that every action column comes from the same playbook row.
+play_keyed as (
+    select
+        staged.*,
+        case
+            when stage_plays.lifecycle_stage is not null then 'lifecycle_stage'
+            else 'rfm_segment'
+        end as play_segment_type,
+        case
+            when stage_plays.lifecycle_stage is not null then staged.lifecycle_stage
+            else staged.rfm_segment
+        end as play_segment
+    from staged
+    left join stage_plays
+        on staged.lifecycle_stage = stage_plays.lifecycle_stage
 ),
 
 final as (
     select
         ---------- ids
-        staged.user_id,
+        play_keyed.user_id,
 
         ---------- where the user stands
-        staged.as_of_date,
-        staged.lifecycle_stage,
-        staged.buyer_status,
-        staged.r_score,
-        staged.f_score,
-        staged.m_score,
-        staged.rfm_segment,
-        staged.rfm_class,
-        staged.value_tier,
-        staged.monetary_decile,
+        play_keyed.as_of_date,
+        play_keyed.lifecycle_stage,
+        play_keyed.buyer_status,
+        play_keyed.r_score,
+        play_keyed.f_score,
+        play_keyed.m_score,
+        play_keyed.rfm_segment,
+        play_keyed.rfm_class,
+        play_keyed.value_tier,
+        play_keyed.monetary_decile,
 
-        ---------- what to do: the lifecycle stage's play, or the RFM segment's when the stage
-        ---------- has none (whole rows, never a mix of two plays)
-        case
-            when stage_play.segment is not null then stage_play.recommended_action
-            else segment_play.recommended_action
-        end as recommended_action,
-        case
-            when stage_play.segment is not null then stage_play.objective
-            else segment_play.objective
-        end as action_objective,
-        case
-            when stage_play.segment is not null then stage_play.channel
-            else segment_play.channel
-        end as action_channel,
-        cast(
-            case
-                when stage_play.segment is not null then stage_play.priority
-                else segment_play.priority
-            end as integer
-        ) as action_priority,
+        ---------- what to do
+        play.recommended_action,
+        play.objective as action_objective,
+        play.channel as action_channel,
+        cast(play.priority as integer) as action_priority,
         segment_play.recommended_action as rfm_segment_action,
 
         ---------- metrics as of D
-        staged.first_seen_date,
-        staged.last_active_date,
-        staged.first_purchase_date,
-        staged.last_purchase_date,
-        staged.days_inactive,
-        staged.recency_days,
-        staged.frequency,
-        staged.monetary,
-        staged.purchases_lifetime,
-        staged.revenue_lifetime,
-        staged.average_order_value,
-        staged.median_days_between_purchases,
-        staged.loyalty_purchases,
-        staged.active_days_7d,
-        staged.sessions_7d,
-        staged.session_minutes_7d,
-        staged.page_views_7d,
-        staged.purchases_7d,
-        staged.revenue_7d,
-        staged.active_days_30d,
-        staged.sessions_30d,
-        staged.session_minutes_30d,
-        staged.page_views_30d,
-        staged.purchases_30d,
-        staged.revenue_30d,
-        staged.active_days_90d,
-        staged.sessions_90d,
-        staged.session_minutes_90d,
-        staged.page_views_90d,
-        staged.purchases_90d,
-        staged.revenue_90d,
-        staged.active_days_recent,
-        staged.baseline_active_days,
-        staged.engagement_baseline,
-        staged.engagement_ratio,
-        staged.last_gap_days,
-        staged.has_open_cart
-    from staged
-    left join playbook as stage_play
+        play_keyed.first_seen_date,
+        play_keyed.last_active_date,
+        play_keyed.first_purchase_date,
+        play_keyed.last_purchase_date,
+        play_keyed.days_inactive,
+        play_keyed.recency_days,
+        play_keyed.frequency,
+        play_keyed.monetary,
+        play_keyed.purchases_lifetime,
+        play_keyed.revenue_lifetime,
+        play_keyed.average_order_value,
+        play_keyed.median_days_between_purchases,
+        play_keyed.loyalty_purchases,
+        play_keyed.active_days_7d,
+        play_keyed.sessions_7d,
+        play_keyed.session_minutes_7d,
+        play_keyed.page_views_7d,
+        play_keyed.purchases_7d,
+        play_keyed.revenue_7d,
+        play_keyed.active_days_30d,
+        play_keyed.sessions_30d,
+        play_keyed.session_minutes_30d,
+        play_keyed.page_views_30d,
+        play_keyed.purchases_30d,
+        play_keyed.revenue_30d,
+        play_keyed.active_days_90d,
+        play_keyed.sessions_90d,
+        play_keyed.session_minutes_90d,
+        play_keyed.page_views_90d,
+        play_keyed.purchases_90d,
+        play_keyed.revenue_90d,
+        play_keyed.active_days_recent,
+        play_keyed.baseline_active_days,
+        play_keyed.engagement_baseline,
+        play_keyed.engagement_ratio,
+        play_keyed.last_gap_days,
+        play_keyed.has_open_cart
+    from play_keyed
+    left join playbook as play
         on
-            stage_play.segment_type = 'lifecycle_stage'
-            and staged.lifecycle_stage = stage_play.segment
+            play_keyed.play_segment_type = play.segment_type
+            and play_keyed.play_segment = play.segment
     left join playbook as segment_play
         on
             segment_play.segment_type = 'rfm_segment'
-            and staged.rfm_segment = segment_play.segment
+            and play_keyed.rfm_segment = segment_play.segment
 )
 
 select * from final

@@ -48,7 +48,7 @@ final as (
         cast(user_count as double)
         / sum(user_count) over (partition by as_of_date, segment_type) as user_share,
         cast(buyer_count as {{ dbt.type_bigint() }}) as buyer_count,
-        cast(revenue_in_window as decimal(18, 2)) as revenue_in_window,
+        cast(revenue_in_window as decimal(38, 2)) as revenue_in_window,
         {{ divide_money('revenue_in_window', 'purchases_in_window') }} as average_order_value,
         average_recency_days,
         average_frequency,

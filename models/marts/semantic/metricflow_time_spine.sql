@@ -1,28 +1,26 @@
--- One row per day from 2015-01-01 for about 27 years: the calendar the semantic layer joins
--- metrics to. Built from digits rather than an engine's series function, so it runs anywhere.
+-- One row per day from var min_event_date (the earliest date any row may carry, default
+-- 1980-01-01) to a year after D: the calendar the semantic layer joins metrics to. It covers
+-- every date the data can hold, whatever its range.
 
 with
 
-digits as (
-    {% for digit in range(10) %}
-        select {{ digit }} as n
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+as_of as (
+    select * from {{ ref('int_as_of_dates_resolved') }}
 ),
 
-day_numbers as (
-    select thousands.n * 1000 + hundreds.n * 100 + tens.n * 10 + ones.n as day_number
-    from digits as thousands
-    cross join digits as hundreds
-    cross join digits as tens
-    cross join digits as ones
+bounds as (
+    select
+        cast('{{ var("min_event_date") }}' as date) as first_day,
+        cast({{ dbt.dateadd('day', 366, 'as_of_date') }} as date) as last_day
+    from as_of
+),
+
+days as (
+    {{ date_series('bounds', 'first_day', 'last_day', 'day', 'date_day') }}
 ),
 
 final as (
-    select
-        cast({{ dbt.dateadd('day', 'day_number', "cast('2015-01-01' as date)") }} as date)
-            as date_day
-    from day_numbers
+    select date_day from days
 )
 
 select * from final

@@ -18,11 +18,17 @@ excluded_users as (
 ),
 
 as_text as (
-    -- Only the contract's columns go past this point: extra raw columns (PII) stop here.
+    -- The contract's columns (the raw view holds nothing else), as delivered, as text.
     select
         _strata_source_file as source_file,
         _strata_source_row as source_row,
-        {{ raw_contract_columns('orders') }}
+        order_id as raw_order_id,
+        user_id as raw_user_id,
+        ordered_at as raw_ordered_at,
+        status as raw_status,
+        amount as raw_amount,
+        currency as raw_currency,
+        updated_at as raw_updated_at
     from source
 ),
 
@@ -108,7 +114,17 @@ converted as (
         with_month.*,
         known_currencies.currency_code is not null as is_known_currency,
         month_rates.order_units_per_usd,
-        month_rates.reporting_units_per_usd
+        month_rates.reporting_units_per_usd,
+        -- The amount in the reporting currency as a double, to compare with the ceiling before
+        -- any cast to decimal(18, 2) could overflow.
+        case
+            when with_month.original_currency = '{{ var("reporting_currency") }}'
+                then cast(with_month.original_amount as double)
+            else
+                cast(with_month.original_amount as double)
+                * month_rates.reporting_units_per_usd
+                / month_rates.order_units_per_usd
+        end as reporting_amount_estimate
     from with_month
     left join known_currencies
         on with_month.original_currency = known_currencies.currency_code
@@ -134,13 +150,16 @@ checked as (
             ("trim(converted.raw_ordered_at) <> '' and converted.ordered_at is null",
                 'unparseable_ordered_at'),
             ('converted.ordered_at > ' ~ future_limit(), 'future_ordered_at'),
+            ('converted.ordered_at < ' ~ past_limit(), 'too_early_ordered_at'),
             ("trim(converted.raw_updated_at) <> '' and converted.updated_at is null",
                 'unparseable_updated_at'),
             ('converted.updated_at > ' ~ future_limit(), 'future_updated_at'),
+            ('converted.updated_at < ' ~ past_limit(), 'too_early_updated_at'),
             ("converted.raw_amount is null or trim(converted.raw_amount) = ''", 'missing_amount'),
             ("trim(converted.raw_amount) <> '' and converted.original_amount is null",
                 'unparseable_amount'),
             ('converted.original_amount < 0', 'negative_amount'),
+            ('converted.reporting_amount_estimate > ' ~ max_order_amount(), 'amount_above_ceiling'),
             ('not converted.is_known_currency', 'unknown_currency'),
             ('converted.is_known_currency and converted.ordered_at is not null'
                 ~ " and converted.original_currency <> '" ~ var('reporting_currency') ~ "'"
@@ -199,11 +218,12 @@ final as (
         status,
         original_amount,
         original_currency,
+        -- Only amounts within the ceiling are converted (the others are quarantined), so the cast
+        -- to decimal(18, 2) cannot overflow.
         case
+            when reporting_amount_estimate > {{ max_order_amount() }} then null
             when original_currency = '{{ var("reporting_currency") }}' then original_amount
-            else {{ round_money(
-                'cast(original_amount as double) * reporting_units_per_usd / order_units_per_usd'
-            ) }}
+            else {{ round_money('reporting_amount_estimate') }}
         end as amount,
         exclusion_reason,
         reject_reasons,

@@ -17,11 +17,17 @@ excluded_users as (
 ),
 
 as_text as (
-    -- Only the contract's columns go past this point: extra raw columns (PII) stop here.
+    -- The contract's columns (the raw view holds nothing else), as delivered, as text.
     select
         _strata_source_file as source_file,
         _strata_source_row as source_row,
-        {{ raw_contract_columns('sessions') }}
+        session_id as raw_session_id,
+        user_id as raw_user_id,
+        started_at as raw_started_at,
+        ended_at as raw_ended_at,
+        platform as raw_platform,
+        page_views as raw_page_views,
+        added_to_cart as raw_added_to_cart
     from source
 ),
 
@@ -83,9 +89,11 @@ checked as (
             ("trim(with_duration.raw_started_at) <> '' and with_duration.started_at is null",
                 'unparseable_started_at'),
             ('with_duration.started_at > ' ~ future_limit(), 'future_started_at'),
+            ('with_duration.started_at < ' ~ past_limit(), 'too_early_started_at'),
             ("trim(with_duration.raw_ended_at) <> '' and with_duration.ended_at is null",
                 'unparseable_ended_at'),
             ('with_duration.ended_at > ' ~ future_limit(), 'future_ended_at'),
+            ('with_duration.ended_at < ' ~ past_limit(), 'too_early_ended_at'),
             ('with_duration.ended_at < with_duration.started_at', 'ended_before_started'),
             ('with_duration.duration_seconds > ' ~ (var('max_session_hours') * 3600),
                 'session_too_long'),
