@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,15 +13,24 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 FIXTURE_RAW = PROJECT_DIR / "tests" / "fixtures" / "raw"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+# The committed fixture is dirt by design (most of its rows exercise a quarantine reason), so the
+# quarantined-share guard would stop every build of it; the guard tests set their own thresholds.
+FIXTURE_VARS = '{"guard_max_quarantined_share": 1.0}'
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Tests never read a developer's strata.toml or STRATA_* settings. The fixture data is from
-    2025, so the freshness check (tested on its own) is off unless a test turns it on."""
-    for name in [name for name in os.environ if name.startswith("STRATA_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("STRATA_CONFIG", str(tmp_path / "no-strata.toml"))
-    monkeypatch.setenv("STRATA_FRESHNESS_CHECK", "0")
-    monkeypatch.setenv("STRATA_RETRY_BACKOFF_SECONDS", "0.1")
+    2025, so the freshness check (tested on its own) is off unless a test turns it on. Set for the
+    whole session, so that module- and session-scoped builds see the same settings as tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [name for name in os.environ if name.startswith("STRATA_")]:
+            patch.delenv(name)
+        patch.setenv("STRATA_CONFIG", str(tmp_path_factory.mktemp("settings") / "none.toml"))
+        patch.setenv("STRATA_FRESHNESS_CHECK", "0")
+        patch.setenv("STRATA_RETRY_BACKOFF_SECONDS", "0.1")
+        patch.setenv("STRATA_DBT_VARS", FIXTURE_VARS)
+        yield
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 
 import duckdb
@@ -125,13 +126,35 @@ def test_missing_raw_dir_is_a_usage_error(tmp_path: Path) -> None:
     assert "does not exist" in output
 
 
-def test_missing_file_names_the_table_and_folder(raw_dir: Path, tmp_path: Path) -> None:
-    (raw_dir / "sessions.csv").unlink()
+def test_missing_orders_is_a_usage_error_before_dbt_starts(raw_dir: Path, tmp_path: Path) -> None:
+    (raw_dir / "orders.csv").unlink()
+    started = time.monotonic()
+    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(tmp_path / "w.duckdb"))
+    assert code == 2
+    assert "raw file missing" in output
+    assert "orders.parquet" in output
+    assert str(raw_dir) in output
+    assert time.monotonic() - started < 5  # checked before dbt starts, not after a build
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_an_empty_csv_file_is_named(raw_dir: Path, tmp_path: Path) -> None:
+    (raw_dir / "sessions.csv").write_text("")
+    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(tmp_path / "w.duckdb"))
+    assert code == 2
+    assert f"file {raw_dir / 'sessions.csv'} is empty" in output
+    assert "header line" in output
+
+
+def test_an_unterminated_quote_names_the_file_and_line(raw_dir: Path, tmp_path: Path) -> None:
+    with (raw_dir / "orders.csv").open("a") as handle:
+        handle.write('o998,u1,2025-01-01,completed,"1,USD,,,\n')
+        handle.write("o999,u1,2025-01-01,completed,1,USD,,,\n")
     code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(tmp_path / "w.duckdb"))
     assert code == 1
-    assert "raw file missing" in output
-    assert "sessions.parquet" in output
-    assert str(raw_dir) in output
+    assert "orders.csv" in output
+    assert "CSV Error on Line: 39" in output
+    assert "unterminated quote" in output
 
 
 def test_missing_required_column_names_file_and_column(raw_dir: Path, tmp_path: Path) -> None:

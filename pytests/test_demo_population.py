@@ -43,6 +43,6 @@ def test_demo_has_members_in_every_stage_segment_and_reason(tmp_path: Path) -> N
     stages = {row[0] for row in summary["breakdowns"]["lifecycle stage"]}
     seen_segments = {row[0] for row in summary["breakdowns"]["RFM segment"]}
     assert stages == STAGES
-    assert seen_segments == segments | {"prospect"}
+    assert seen_segments == segments | {"prospect", "lapsed"}
     # The generator's dirt exercises every reason code the quarantine knows.
     assert reasons == []

@@ -14,8 +14,8 @@ import duckdb
 from click.testing import CliRunner
 
 from strata.cli import main
-from strata.config import Settings, raw_file_format
 from strata.engines import compare_builds, compare_table, normalize_value, read_duckdb, report
+from strata.settings import Settings
 
 COLUMNS = ["user_id", "as_of_date", "monetary", "session_minutes"]
 
@@ -98,16 +98,26 @@ def test_read_duckdb_reads_every_table_of_the_schemas(tmp_path: Path) -> None:
     assert tables == {("marts", "dim_users"): (["user_id", "monetary"], [("u1", Decimal("2.5"))])}
 
 
-def test_spark_targets_are_recognised(tmp_path: Path) -> None:
-    assert Settings(tmp_path, tmp_path / "w.duckdb", "spark").engine == "spark"
-    assert Settings(tmp_path, tmp_path / "w.duckdb", "spark_thrift").engine == "spark"
-    assert Settings(tmp_path, tmp_path / "w.duckdb", "duckdb").engine == "duckdb"
+def test_spark_targets_are_recognised() -> None:
+    assert Settings(target="spark").engine == "spark"
+    assert Settings(target="spark_thrift").engine == "spark"
+    assert Settings(target="duckdb").engine == "duckdb"
 
 
-def test_raw_file_format_is_read_off_the_folder(tmp_path: Path) -> None:
-    assert raw_file_format(tmp_path) == "parquet"
+def test_spark_is_told_the_format_and_which_tables_were_delivered(tmp_path: Path) -> None:
+    """Spark SQL cannot list a folder: the CLI reads it and names the format and the tables."""
+    from strata.orchestrate import RunOptions, _dbt_env
+
+    settings = Settings(target="spark")
+    options = RunOptions.from_settings(settings, command="run", raw_dir=tmp_path, dbt_args=[])
     (tmp_path / "orders.csv").write_text("order_id\n")
-    assert raw_file_format(tmp_path) == "csv"
+    env = _dbt_env(settings, options)
+    assert (env["STRATA_RAW_FORMAT"], env["STRATA_RAW_TABLES"]) == ("csv", "orders")
+    (tmp_path / "orders.csv").unlink()
+    (tmp_path / "orders.parquet").write_bytes(b"PAR1")
+    (tmp_path / "sessions.parquet").write_bytes(b"PAR1")
+    env = _dbt_env(settings, options)
+    assert (env["STRATA_RAW_FORMAT"], env["STRATA_RAW_TABLES"]) == ("parquet", "orders,sessions")
 
 
 def test_publish_refuses_a_spark_target() -> None:

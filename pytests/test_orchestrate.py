@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,10 +21,12 @@ from click.testing import CliRunner
 
 from strata import dbt_runner
 from strata.cli import main
-from strata.config import Settings
 from strata.dbt_runner import DbtResult, NodeResult, run_dbt_with_retries
-from strata.runs import RunLock
+from strata.runs import run_lock
 from strata.scheduler import run_schedule
+from strata.settings import Settings, load_settings
+
+FIXTURE_RAW = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "raw"
 
 LOCK_ERROR = 'IO Error: Could not set lock on file "w.duckdb": Conflicting lock is held'
 
@@ -44,7 +47,7 @@ def fake_dbt(monkeypatch: pytest.MonkeyPatch, results: list[DbtResult]) -> list[
 
 
 def settings(tmp_path: Path) -> Settings:
-    return Settings.load(db_path=str(tmp_path / "w.duckdb"))
+    return load_settings(db_path=str(tmp_path / "w.duckdb"))
 
 
 def test_transient_failure_before_results_is_retried_with_the_same_command(
@@ -108,7 +111,7 @@ def test_retries_give_up_after_the_limit(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 def test_a_held_lock_exits_3_without_touching_anything(raw_dir: Path, tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
-    with RunLock(tmp_path / ".strata" / "run.lock"):
+    with run_lock(tmp_path / ".strata" / "w" / "run.lock"):
         started = time.monotonic()
         result = CliRunner().invoke(main, ["run", "--raw-dir", str(raw_dir), "--db", str(db)])
     assert result.exit_code == 3, result.output
@@ -118,13 +121,13 @@ def test_a_held_lock_exits_3_without_touching_anything(raw_dir: Path, tmp_path: 
 
 
 def test_wait_queues_behind_a_held_lock(raw_dir: Path, tmp_path: Path) -> None:
-    lock_file = tmp_path / ".strata" / "run.lock"
+    lock_file = tmp_path / ".strata" / "w" / "run.lock"
     lock_file.parent.mkdir(parents=True)
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import time
-            from strata.runs import RunLock
-            with RunLock(__import__("pathlib").Path({str(lock_file)!r})):
+            from strata.runs import run_lock
+            with run_lock(__import__("pathlib").Path({str(lock_file)!r})):
                 print("held", flush=True)
                 time.sleep(2)
         """)],
@@ -183,7 +186,7 @@ def test_publish_history_status_and_a_failed_run_that_changes_nothing(
     try:
         first = runner.invoke(main, ["run", *args])
         assert first.exit_code == 0, first.output
-        serving = tmp_path / "serving"
+        serving = tmp_path / "serving" / "w"
         version = (serving / "CURRENT").read_text().strip()
         assert version in first.output
         with duckdb.connect(str(serving / "strata.duckdb"), read_only=True) as con:
@@ -205,6 +208,16 @@ def test_publish_history_status_and_a_failed_run_that_changes_nothing(
         assert shown.exit_code == 0
         assert "success" in shown.output and "failed" in shown.output and version in shown.output
 
+        # The failed build may have left tables of two builds: publishing it is refused, and
+        # the refusal says which build readers see now.
+        again = runner.invoke(main, ["publish", "--db", str(db), "--config", str(config)])
+        assert again.exit_code == 1, again.output
+        assert "did not complete" in again.output and f"version {version}" in again.output
+        assert (serving / "CURRENT").read_text().strip() == version
+
+        (raw_dir / "orders.csv").unlink()
+        shutil.copy(FIXTURE_RAW / "orders.csv", raw_dir / "orders.csv")
+        assert runner.invoke(main, ["run", *args, "--no-publish"]).exit_code == 0
         again = runner.invoke(main, ["publish", "--db", str(db), "--config", str(config)])
         assert again.exit_code == 0, again.output
         assert (serving / "CURRENT").read_text().strip() != version

@@ -233,11 +233,11 @@ FAILURES = {
     "tables copied": ("_copy_tables", _fail_first),
     # Step 3: the serving file is complete in its temp file, replacing it fails.
     "serving replace": (
-        "_replace_file",
+        "replace_file",
         lambda original: _fail_first(original, when=_onto_serving_db),
     ),
     # After step 3: the serving file is replaced, then switching `current` fails.
-    "symlink switch": ("_replace_symlink", _fail_first),
+    "symlink switch": ("replace_symlink", _fail_first),
     # Step 4, midway: the symlink has switched, writing CURRENT fails.
     "CURRENT write": ("_write_current_file", _fail_first),
 }
@@ -301,6 +301,25 @@ def test_leftovers_of_a_killed_publish_are_cleaned_up(tmp_path: Path) -> None:
         ".publish.lock"
     ]
     assert not [path for path in (serving / "versions").iterdir() if path.name.startswith(".")]
+
+
+def test_a_version_renamed_into_place_but_never_switched_is_not_kept(tmp_path: Path) -> None:
+    """A publish killed between putting its version folder in place and switching `current`
+    leaves a folder no reader ever saw. The next publish removes it first, so that pruning keeps
+    the versions that really were published."""
+    warehouse = make_warehouse(tmp_path / "build.duckdb")
+    serving = tmp_path / "serving"
+    first = publish(warehouse, serving, keep=2)
+    second = publish(warehouse, serving, keep=2)
+    orphan = serving / "versions" / "99990101T000000Z-001"
+    orphan.mkdir()
+    (orphan / "manifest.json").write_text("{}")
+    assert current_version(serving) == second.version
+
+    third = publish(warehouse, serving, keep=2)
+    assert not orphan.exists()
+    assert list_versions(serving) == [second.version, third.version]
+    assert third.removed_versions == [first.version]
 
 
 READER = textwrap.dedent(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import shlex
 import signal
 import subprocess
@@ -16,8 +17,8 @@ from typing import ClassVar
 import pytest
 
 from strata.alerts import AlertConfig, build_payload, send_alerts
-from strata.runs import LockHeld, RunLock, RunRecord, append_run, new_run_id, read_runs
-from strata.settings_file import SettingsError, load_file_settings
+from strata.runs import LockHeld, RunRecord, append_run, new_run_id, read_runs, run_lock
+from strata.settings import ConfigError, example_toml, load_settings
 
 
 def hold_lock(path: Path) -> subprocess.Popen:
@@ -25,8 +26,8 @@ def hold_lock(path: Path) -> subprocess.Popen:
         [sys.executable, "-c", textwrap.dedent(f"""
             import time
             from pathlib import Path
-            from strata.runs import RunLock
-            with RunLock(Path({str(path)!r})):
+            from strata.runs import run_lock
+            with run_lock(Path({str(path)!r})):
                 print("held", flush=True)
                 time.sleep(60)
         """)],
@@ -40,7 +41,7 @@ def test_lock_held_by_another_process_names_file_and_holder(tmp_path: Path) -> N
     path = tmp_path / "run.lock"
     holder = hold_lock(path)
     try:
-        with pytest.raises(LockHeld) as raised, RunLock(path):
+        with pytest.raises(LockHeld) as raised, run_lock(path):
             pass
         assert str(path) in str(raised.value)
         assert f"pid {holder.pid}" in str(raised.value)
@@ -48,7 +49,7 @@ def test_lock_held_by_another_process_names_file_and_holder(tmp_path: Path) -> N
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     # the OS released the lock of the killed holder: no stale lock
-    with RunLock(path):
+    with run_lock(path):
         pass
 
 
@@ -127,12 +128,36 @@ def test_command_alert_receives_the_payload_on_stdin(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["run"]["exit_code"] == 1
 
 
-def test_settings_file_then_env_winning(tmp_path: Path) -> None:
+def test_settings_flag_then_env_then_file_then_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "strata.toml"
-    config.write_text('[strata]\nraw_dir = "/data"\nretries = 4\nalert_on_success = true\n')
-    settings = load_file_settings(config, environ={"STRATA_RETRIES": "1"})
+    config.write_text(
+        '[strata]\nraw_dir = "/data"\nretries = 4\nalert_on_success = true\nkeep_versions = 5\n'
+    )
+    monkeypatch.setenv("STRATA_RETRIES", "1")
+    monkeypatch.setenv("STRATA_KEEP_VERSIONS", "6")
+    settings = load_settings(config, keep_versions=7)
     assert (settings.raw_dir, settings.retries, settings.alert_on_success) == ("/data", 1, True)
-    assert load_file_settings(None, environ={}).raw_dir is None
+    assert settings.keep_versions == 7  # the flag wins over the environment and the file
+    assert settings.lock_wait_seconds == 0.0  # the default, written once on the field
+    monkeypatch.delenv("STRATA_RETRIES")
+    assert load_settings(config).retries == 4
+    assert load_settings(None).raw_dir is None
+
+
+def test_state_and_serving_copy_belong_to_one_warehouse(tmp_path: Path) -> None:
+    first = load_settings(db_path=str(tmp_path / "a.duckdb"))
+    second = load_settings(db_path=str(tmp_path / "b.duckdb"))
+    assert first.state_dir != second.state_dir
+    assert first.serving != second.serving
+    assert first.history_file.parent == first.state_dir
+
+
+def test_the_example_settings_file_lists_every_setting() -> None:
+    """strata.toml.example is written from the settings' own fields, defaults and meanings."""
+    example = Path(__file__).resolve().parent.parent / "strata.toml.example"
+    assert example.read_text() == example_toml()
 
 
 @pytest.mark.parametrize(
@@ -144,10 +169,33 @@ def test_settings_file_then_env_winning(tmp_path: Path) -> None:
     ],
 )
 def test_bad_settings_name_the_place_and_key(
-    tmp_path: Path, text: str, environ: dict, expected: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, environ: dict, expected: str
 ) -> None:
     config = tmp_path / "strata.toml"
     config.write_text(text)
-    with pytest.raises(SettingsError) as raised:
-        load_file_settings(config, environ=environ)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
     assert expected in str(raised.value)
+
+
+def test_a_run_that_never_recorded_its_end_shows_as_killed(tmp_path: Path) -> None:
+    """A run records itself when it starts; killed before it could record its outcome, it stays in
+    the history, shown as killed once its process is gone."""
+    history = tmp_path / "runs.jsonl"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    killed = RunRecord(run_id=new_run_id(), command="run", started_at="2026-11-22T06:00:00",
+                       status="running", pid=gone.pid)  # fmt: skip
+    alive = RunRecord(run_id=new_run_id(), command="run", started_at="2026-11-22T07:00:00",
+                      status="running", pid=os.getpid())  # fmt: skip
+    append_run(history, killed)
+    append_run(history, alive)
+    finished = record()
+    finished.started_at = "2026-11-22T08:00:00"
+    append_run(history, RunRecord(**{**finished.to_dict(), "status": "running"}))
+    append_run(history, finished)
+    runs = read_runs(history)
+    assert [run.status for run in runs] == ["killed", "running", "success"]
+    assert "before it could record its outcome" in (runs[0].message or "")

@@ -34,6 +34,7 @@ VARS = (
     "at_risk_min_baseline",
     "at_risk_ratio",
     "loyal_min_purchases",
+    "max_order_amount",
 )
 
 
@@ -71,6 +72,7 @@ def render(raw_dir: Path, as_of_date: str, project_dir: Path) -> str:
         excluded_users=project_dir / "seeds" / "excluded_users.csv",
         as_of_date=dt.date.fromisoformat(as_of_date).isoformat(),
         future_limit=f"timestamp '{future:%Y-%m-%d %H:%M:%S}'",
+        past_limit=f"timestamp '{dt.date.fromisoformat(str(values['min_event_date']))} 00:00:00'",
     )
     return Template(QUERY.read_text()).substitute(mapping)
 

@@ -39,8 +39,8 @@ from pathlib import Path
 
 import duckdb
 
-from strata.config import find_project_dir
 from strata.dbt_runner import dbt_executable
+from strata.settings import find_project_dir
 
 SEED = 42
 # The data ends the day before NEW_DAY; the incremental case then adds NEW_DAY.
@@ -177,7 +177,7 @@ class Bench:
             "STRATA_THREADS": str(self.threads),
             "STRATA_MEMORY_LIMIT": self.memory_limit,
             "STRATA_TEMP_DIR": str(self.work / "tmp"),
-            "STRATA_TARGET_PATH": str(self.work / "target"),
+            "DBT_TARGET_PATH": str(self.work / "target"),
         }
 
     def dbt(self, args: Sequence[str], env: dict[str, str], as_of: dt.date) -> Step:

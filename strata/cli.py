@@ -2,10 +2,11 @@
 
 Exit codes, for schedulers and orchestrators:
   0  success
-  1  the build, its tests, the freshness check or the publish failed (the published copy is
-     unchanged; failing models and tests are named on stderr)
-  2  bad usage or configuration
-  3  another strata run holds the lock (use --wait to queue behind it)
+  1  the build, its tests, a guard, the freshness check or the publish failed (the published copy
+     is unchanged; failing models and tests are named on stderr)
+  2  bad usage or configuration (a missing raw folder or file, a bad setting)
+  3  busy: another strata run holds this warehouse's lock, or another process holds the
+     warehouse file open (use --wait to queue behind it)
 """
 
 from __future__ import annotations
@@ -15,23 +16,28 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+import yaml
 
-from strata.alerts import AlertConfig
-from strata.config import ConfigError, Settings, resolve_raw_dir
 from strata.orchestrate import (
     EXIT_OK,
     EXIT_USAGE,
     RunOptions,
     RunOutcome,
-    default_serving_dir,
     execute,
-    history_file,
 )
 from strata.runs import read_runs
-from strata.settings_file import FileSettings, SettingsError, load_file_settings
+from strata.settings import ConfigError, Settings, load_settings
 from strata.summary import format_summary, read_summary
+
+# Vars the wrapper sets itself, each from its own flag.
+RESERVED_VARS = {
+    "as_of_date": "--as-of",
+    "accept_anomalies": "--accept-anomaly",
+    "rfm_snapshot_recompute": "strata backfill --start/--end",
+}
 
 
 def _fail_usage(message: str) -> None:
@@ -39,68 +45,51 @@ def _fail_usage(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-def _pick(*values):
-    """The first value that is set: a flag, then strata.toml/env (env wins inside), then default."""
-    return next((value for value in values if value is not None), None)
-
-
-def _load(config: Path | None, db_path: str | None, target: str | None):
+def _settings(config: Path | None, **flags: Any) -> Settings:
     try:
-        file_settings = load_file_settings(config)
-        settings = Settings.load(
-            db_path=_pick(db_path, file_settings.db_path),
-            target=_pick(target, file_settings.target),
-        )
-    except (ConfigError, SettingsError) as error:
+        return load_settings(config, **flags)
+    except ConfigError as error:
         _fail_usage(str(error))
         raise AssertionError("unreachable") from error
-    return settings, file_settings
 
 
-def _options(
-    settings: Settings,
-    file_settings: FileSettings,
-    *,
-    command: str,
-    raw_dir: str | None,
-    dbt_args: list[str],
-    as_of: str | None = None,
-    freshness_check: bool | None = None,
-    publish: bool = True,
-    wait: float | None = None,
-) -> RunOptions:
-    raw = None
-    if dbt_args:
+def _raw_dir(settings: Settings) -> Path:
+    """The raw folder: --raw-dir, else $STRATA_RAW_DIR, else raw_dir in strata.toml."""
+    if not settings.raw_dir:
+        _fail_usage(
+            "no raw data: pass --raw-dir DIR, or set STRATA_RAW_DIR or raw_dir in strata.toml"
+        )
+    path = Path(settings.raw_dir).expanduser().resolve()
+    if not path.is_dir():
+        _fail_usage(f"raw data folder {path} does not exist")
+    return path
+
+
+def _dbt_vars(settings: Settings, text: str | None) -> dict[str, Any]:
+    """The dbt vars of a run: `dbt_vars` of the settings, then --vars (a YAML mapping, as
+    `dbt --vars` takes it) over them."""
+    value: Any = {}
+    if text:
         try:
-            raw = resolve_raw_dir(_pick(raw_dir, file_settings.raw_dir))
-        except ConfigError as error:
-            _fail_usage(str(error))
-    serving = _pick(file_settings.serving_dir)
-    return RunOptions(
-        command=command,
-        raw_dir=raw,
-        dbt_args=dbt_args,
-        as_of=as_of,
-        freshness_check=bool(_pick(freshness_check, file_settings.freshness_check, True)),
-        publish=publish,
-        serving_dir=Path(serving).resolve() if serving else default_serving_dir(settings),
-        keep_versions=int(_pick(file_settings.keep_versions, 3)),
-        lock_wait_seconds=float(_pick(wait, file_settings.lock_wait_seconds, 0.0)),
-        retries=int(_pick(file_settings.retries, 2)),
-        retry_backoff_seconds=float(_pick(file_settings.retry_backoff_seconds, 5.0)),
-        alerts=AlertConfig(
-            webhook_url=file_settings.alert_webhook_url,
-            command=file_settings.alert_command,
-            on_success=bool(file_settings.alert_on_success),
-        ),
-    )
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            _fail_usage(f"--vars is not valid YAML: {error}")
+        if not isinstance(value, dict):
+            _fail_usage(
+                f"--vars must be a mapping such as '{{churn_after_days: 120}}', not {text!r}"
+            )
+    merged = {**settings.dbt_vars, **value}
+    for name, flag in RESERVED_VARS.items():
+        if name in merged:
+            _fail_usage(f"--vars: set {name} with {flag}, not as a var")
+    return merged
 
 
 def _report(settings: Settings, outcome: RunOutcome, as_json: bool) -> None:
     record = outcome.record
     if as_json:
         summary = (
-            read_summary(settings.db_path)
+            read_summary(settings.db)
             if outcome.exit_code == EXIT_OK and settings.engine == "duckdb"
             else None
         )
@@ -112,7 +101,8 @@ def _report(settings: Settings, outcome: RunOutcome, as_json: bool) -> None:
             "as_of_date": record.as_of_date,
             "reconciliation": summary.reconciliation if summary else None,
             "breakdowns": summary.breakdowns if summary else None,
-            "warehouse": str(settings.db_path),
+            "warehouse": str(settings.db),
+            "notes": outcome.notes,
         }
         click.echo(json.dumps(payload, default=str))
     if outcome.exit_code != EXIT_OK:
@@ -121,8 +111,8 @@ def _report(settings: Settings, outcome: RunOutcome, as_json: bool) -> None:
             click.echo(f"  {failure['name']}: {failure['message']}", err=True)
     elif not as_json:
         click.echo(
-            f"strata {record.command}: {record.models_passed} models and seeds built, "
-            f"{record.tests_passed} tests passed in {record.duration_seconds:.1f}s"
+            f"strata {record.command} on {settings.db}: {record.models_passed} models and seeds "
+            f"built, {record.tests_passed} tests passed in {record.duration_seconds:.1f}s"
             + (
                 f"; published version {record.published_version}"
                 if record.published_version
@@ -132,7 +122,12 @@ def _report(settings: Settings, outcome: RunOutcome, as_json: bool) -> None:
         if settings.engine != "duckdb":
             click.echo(record.message)
         elif record.command != "publish":
-            click.echo(format_summary(read_summary(settings.db_path)))
+            click.echo(format_summary(read_summary(settings.db)))
+    if not as_json:
+        for note in outcome.notes:
+            click.echo(f"strata: {note}")
+        for warning in record.warnings:
+            click.echo(f"strata: warning from {warning['name']}: {warning['message']}", err=True)
     for problem in outcome.problems:
         click.echo(f"strata: alert not delivered: {problem}", err=True)
 
@@ -157,13 +152,36 @@ RAW_OPTION = click.option(
     "--raw-dir",
     type=str,
     default=None,
-    help="Folder with orders and sessions (.parquet or .csv) [$STRATA_RAW_DIR].",
+    help="Folder with orders (and optional sessions) as .parquet or .csv [$STRATA_RAW_DIR].",
 )
 WAIT_OPTION = click.option(
     "--wait",
+    "lock_wait_seconds",
     type=click.FloatRange(min=0),
     default=None,
-    help="Seconds to wait for another run's lock before giving up with exit code 3 [0].",
+    help="Seconds to wait for another run's lock, or for a process holding the warehouse, "
+    "before giving up with exit code 3 [0].",
+)
+AS_OF_OPTION = click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Compute everything as of the end of this UTC day [default: latest day with data]. "
+    "A past date is historical analysis: the freshness check is skipped.",
+)
+ACCEPT_OPTION = click.option(
+    "--accept-anomaly",
+    "accept_anomalies",
+    is_flag=True,
+    help="Let this one run publish although a guard (quarantined share, a drop in rows or "
+    "users, missing recent data) failed; the run history records it.",
+)
+VARS_OPTION = click.option(
+    "--vars",
+    "vars_text",
+    type=str,
+    default=None,
+    help="dbt vars as YAML, e.g. '{churn_after_days: 120}' (docs/segments.md lists them).",
 )
 
 
@@ -202,28 +220,91 @@ def main() -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True
 )
-def generate(users: int, seed: int, end_date: dt.datetime | None, out: Path, fmt: str) -> None:
+@click.option(
+    "--dirty-share",
+    type=click.FloatRange(0, 0.5),
+    default=0.01,
+    show_default=True,
+    help="Share of each file's rows made dirty (one quarantinable defect per row); 0 for clean.",
+)
+@click.option(
+    "--treatment-effect",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Plant a known lift: the chance that a dormant user who is not held out, and would not "
+    "come back on their own, returns within the outcome window. Writes treatment.json; use "
+    "--dirty-share 0 for exact counts.",
+)
+@click.option(
+    "--holdout-share",
+    type=click.FloatRange(0, 1),
+    default=0.10,
+    show_default=True,
+    help="Share of users held out of the play (stable md5 hash; must match var holdout_share).",
+)
+@click.option(
+    "--holdout-salt",
+    default="strata",
+    show_default=True,
+    help="Salt of the holdout hash; must match var holdout_salt.",
+)
+@click.option(
+    "--outcome-window-days",
+    type=click.IntRange(1, 365),
+    default=30,
+    show_default=True,
+    help="Days after entering dormant in which a return counts (var outcome_window_days).",
+)
+def generate(
+    users: int,
+    seed: int,
+    end_date: dt.datetime | None,
+    out: Path,
+    fmt: str,
+    dirty_share: float,
+    treatment_effect: float,
+    holdout_share: float,
+    holdout_salt: str,
+    outcome_window_days: int,
+) -> None:
     """Write a realistic, deterministic demo population (orders and sessions, ~1% dirty rows)."""
     from strata.generate import generate as generate_data
 
     day = end_date.date() if end_date else dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    result = generate_data(users=users, seed=seed, end_date=day, out_dir=out, fmt=fmt)
+    result = generate_data(
+        users=users, seed=seed, end_date=day, out_dir=out, fmt=fmt, dirty_share=dirty_share,
+        treatment_effect=treatment_effect, holdout_share=holdout_share,
+        holdout_salt=holdout_salt, outcome_window_days=outcome_window_days,
+    )  # fmt: skip
     dirty = sum(result.dirty_rows.values())
     click.echo(
         f"wrote {result.orders_rows:,} orders and {result.sessions_rows:,} sessions for "
         f"{users:,} users up to {day} ({dirty:,} dirty rows) to {out} "
         f"in {result.seconds:.1f}s"
     )
+    if result.treatment:
+        click.echo(
+            f"planted lift {result.treatment.true_lift:.3f} over "
+            f"{result.treatment.counts.treated_entries:,} treated entries -> "
+            f"{result.treatment_path}"
+        )
+
+
+def _build_args(select: str | None = None, full_refresh: bool = False) -> list[str]:
+    """`dbt build` without unit tests, which check the SQL's logic (make test), not the data."""
+    args = ["build", "--exclude-resource-type", "unit_test"]
+    if select:
+        args += ["--select", select]
+    if full_refresh:
+        args.append("--full-refresh")
+    return args
 
 
 @main.command()
 @RAW_OPTION
-@click.option(
-    "--as-of",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=None,
-    help="Compute everything as of the end of this UTC day [default: latest day with data].",
-)
+@AS_OF_OPTION
+@VARS_OPTION
 @click.option("--select", "select", type=str, default=None, help="dbt node selection.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
 @click.option(
@@ -232,6 +313,12 @@ def generate(users: int, seed: int, end_date: dt.datetime | None, out: Path, fmt
     help="Stop before building when a source is past its error_after age [on; off with --as-of].",
 )
 @click.option("--no-publish", is_flag=True, help="Build without publishing for BI readers.")
+@ACCEPT_OPTION
+@click.option(
+    "--publish-older",
+    is_flag=True,
+    help="Publish even when this build is as of an earlier date than the published one.",
+)
 @WAIT_OPTION
 @DB_OPTION
 @TARGET_OPTION
@@ -240,36 +327,38 @@ def generate(users: int, seed: int, end_date: dt.datetime | None, out: Path, fmt
 def run(
     raw_dir: str | None,
     as_of: dt.datetime | None,
+    vars_text: str | None,
     select: str | None,
     full_refresh: bool,
     freshness_check: bool | None,
     no_publish: bool,
-    wait: float | None,
+    accept_anomalies: bool,
+    publish_older: bool,
+    lock_wait_seconds: float | None,
     db_path: str | None,
     target: str | None,
     config: Path | None,
     as_json: bool,
 ) -> None:
-    """Check freshness, run `dbt build`, publish on success and print what the build did.
+    """Check the input and freshness, run `dbt build`, publish on success, print what it did.
 
     Unit tests are left to `make test`: they check the SQL's logic, not the data.
     """
-    settings, file_settings = _load(config, db_path, target)
-    args = ["build", "--exclude-resource-type", "unit_test"]
-    if select:
-        args += ["--select", select]
-    if full_refresh:
-        args.append("--full-refresh")
-    options = _options(
+    settings = _settings(
+        config, raw_dir=raw_dir, db_path=db_path, target=target,
+        lock_wait_seconds=lock_wait_seconds,
+    )  # fmt: skip
+    options = RunOptions.from_settings(
         settings,
-        file_settings,
         command="run",
-        raw_dir=raw_dir,
-        dbt_args=args,
+        raw_dir=_raw_dir(settings),
+        dbt_args=_build_args(select, full_refresh),
         as_of=as_of.date().isoformat() if as_of else None,
+        dbt_vars=_dbt_vars(settings, vars_text),
         freshness_check=freshness_check,
         publish=not no_publish,
-        wait=wait,
+        publish_older=publish_older,
+        accept_anomalies=accept_anomalies,
     )
     outcome = execute(settings, options, log=lambda line: click.echo(line, err=True))
     _report(settings, outcome, as_json)
@@ -280,6 +369,9 @@ def run(
 @click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
 @click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
 @RAW_OPTION
+@AS_OF_OPTION
+@VARS_OPTION
+@ACCEPT_OPTION
 @WAIT_OPTION
 @DB_OPTION
 @TARGET_OPTION
@@ -288,58 +380,80 @@ def backfill(
     start: dt.datetime,
     end: dt.datetime,
     raw_dir: str | None,
-    wait: float | None,
+    as_of: dt.datetime | None,
+    vars_text: str | None,
+    accept_anomalies: bool,
+    lock_wait_seconds: float | None,
     db_path: str | None,
     target: str | None,
     config: Path | None,
 ) -> None:
-    """Rebuild the history for START..END (inclusive) in one build.
+    """Recompute the history of START..END (inclusive) in one build, and say what was recomputed.
 
-    The lifecycle history, transitions and growth accounting are computed set-based over the
-    whole data range on every build; the RFM snapshots are incremental, so their months in the
-    range are recomputed (dbt microbatch with --event-time-start/--event-time-end).
+    Every history mart but the RFM snapshots is computed over the whole data range on every
+    build; the snapshots whose period ends in the range are recomputed even where their inputs
+    have not changed. A backfill never replaces a published build of a later date.
     """
     if end < start:
         _fail_usage("--end is before --start")
-    settings, file_settings = _load(config, db_path, target)
-    end_exclusive = (end + dt.timedelta(days=1)).strftime("%Y-%m-%d")
-    args = [
-        "build",
-        "--exclude-resource-type",
-        "unit_test",
-        "--event-time-start",
-        start.strftime("%Y-%m-%d"),
-        "--event-time-end",
-        end_exclusive,
-    ]
-    options = _options(
-        settings, file_settings, command="backfill", raw_dir=raw_dir, dbt_args=args,
-        freshness_check=False, wait=wait,
+    settings = _settings(
+        config, raw_dir=raw_dir, db_path=db_path, target=target,
+        lock_wait_seconds=lock_wait_seconds,
     )  # fmt: skip
+    dbt_vars = _dbt_vars(settings, vars_text)
+    dbt_vars["rfm_snapshot_recompute"] = {
+        "start": start.date().isoformat(),
+        "end": end.date().isoformat(),
+    }
+    options = RunOptions.from_settings(
+        settings,
+        command="backfill",
+        raw_dir=_raw_dir(settings),
+        dbt_args=_build_args(),
+        as_of=as_of.date().isoformat() if as_of else None,
+        dbt_vars=dbt_vars,
+        freshness_check=False,
+        accept_anomalies=accept_anomalies,
+    )
     outcome = execute(settings, options, log=lambda line: click.echo(line, err=True))
     _report(settings, outcome, as_json=False)
     sys.exit(outcome.exit_code)
 
 
 @main.command()
+@click.option(
+    "--publish-older",
+    is_flag=True,
+    help="Publish even when the warehouse is as of an earlier date than the published one.",
+)
 @WAIT_OPTION
 @DB_OPTION
 @TARGET_OPTION
 @CONFIG_OPTION
 def publish(
-    wait: float | None, db_path: str | None, target: str | None, config: Path | None
+    publish_older: bool,
+    lock_wait_seconds: float | None,
+    db_path: str | None,
+    target: str | None,
+    config: Path | None,
 ) -> None:
-    """Publish the current warehouse again for BI readers (no build)."""
-    settings, file_settings = _load(config, db_path, target)
+    """Publish the current warehouse again for BI readers (no build).
+
+    Only a warehouse whose last build completed is published; after a failed build this refuses
+    (exit 1) and says which build readers see now.
+    """
+    settings = _settings(
+        config, db_path=db_path, target=target, lock_wait_seconds=lock_wait_seconds
+    )
     if settings.engine != "duckdb":
         _fail_usage(
             f"publish copies a DuckDB warehouse; on target {settings.target} BI reads the marts "
             "from the cluster's catalog (docs/spark.md)"
         )
-    if not settings.db_path.exists():
-        _fail_usage(f"no warehouse at {settings.db_path}: run `strata run` first")
-    options = _options(
-        settings, file_settings, command="publish", raw_dir=None, dbt_args=[], wait=wait
+    if not settings.db.exists():
+        _fail_usage(f"no warehouse at {settings.db}: run `strata run` first")
+    options = RunOptions.from_settings(
+        settings, command="publish", raw_dir=None, dbt_args=[], publish_older=publish_older
     )
     outcome = execute(settings, options, log=lambda line: click.echo(line, err=True))
     _report(settings, outcome, as_json=False)
@@ -352,15 +466,17 @@ def publish(
 @CONFIG_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON lines.")
 def status(limit: int, db_path: str | None, config: Path | None, as_json: bool) -> None:
-    """Show the last runs: when, how long, as of which date, what passed, failed and published."""
-    settings, _ = _load(config, db_path, None)
-    runs = read_runs(history_file(settings), limit=limit)
+    """Show this warehouse's last runs: when, how long, on which data, as of which date, what
+    passed, failed and was published."""
+    settings = _settings(config, db_path=db_path)
+    runs = read_runs(settings.history_file, limit=limit)
     if as_json:
         for record in runs:
             click.echo(json.dumps(record.to_dict(), default=str))
         return
+    click.echo(f"warehouse {settings.db}")
     if not runs:
-        click.echo(f"no runs recorded yet in {history_file(settings)}")
+        click.echo(f"no runs recorded yet in {settings.history_file}")
         return
     click.echo(
         f"{'started (UTC)':<20} {'command':<9} {'status':<8} {'secs':>7} {'as of':<10} "
@@ -376,6 +492,10 @@ def status(limit: int, db_path: str | None, config: Path | None, as_json: bool) 
             f"{record.duration_seconds or 0:>7.1f} {record.as_of_date or '':<10} "
             f"{models:>10} {tests:>10} {quarantined:>11}  {record.published_version or ''}"
         )
+        if record.raw_dir:
+            click.echo(f"    raw data {record.raw_dir}")
+        if record.accepted_anomalies:
+            click.echo("    guards overridden with --accept-anomaly")
         if record.status != "success" and record.message:
             click.echo(f"    {record.message}")
     click.echo("models and tests: passed/failed")
@@ -391,6 +511,7 @@ def status(limit: int, db_path: str | None, config: Path | None, as_json: bool) 
 )
 @click.option("--max-runs", type=click.IntRange(min=1), default=None, hidden=True)
 @RAW_OPTION
+@VARS_OPTION
 @DB_OPTION
 @TARGET_OPTION
 @CONFIG_OPTION
@@ -399,6 +520,7 @@ def schedule(
     interval_seconds: float | None,
     max_runs: int | None,
     raw_dir: str | None,
+    vars_text: str | None,
     db_path: str | None,
     target: str | None,
     config: Path | None,
@@ -410,15 +532,16 @@ def schedule(
     """
     from strata.scheduler import run_schedule
 
-    settings, file_settings = _load(config, db_path, target)
-    cron = _pick(cron, file_settings.schedule_cron)
-    if (cron is None) == (interval_seconds is None):
+    settings = _settings(
+        config, raw_dir=raw_dir, db_path=db_path, target=target, schedule_cron=cron
+    )
+    if (settings.schedule_cron is None) == (interval_seconds is None):
         _fail_usage(
             "give exactly one of --cron (or schedule_cron in strata.toml) and --interval-seconds"
         )
-    options = _options(
-        settings, file_settings, command="run", raw_dir=raw_dir,
-        dbt_args=["build", "--exclude-resource-type", "unit_test"],
+    options = RunOptions.from_settings(
+        settings, command="run", raw_dir=_raw_dir(settings), dbt_args=_build_args(),
+        dbt_vars=_dbt_vars(settings, vars_text),
     )  # fmt: skip
 
     def job() -> int:
@@ -429,14 +552,16 @@ def schedule(
             f"{record.duration_seconds}s; as of {record.as_of_date}; "
             f"published {record.published_version}"
         )
+        for note in outcome.notes:
+            click.echo(f"strata: {note}")
         for problem in outcome.problems:
             click.echo(f"strata: alert not delivered: {problem}", err=True)
         return outcome.exit_code
 
     try:
         code = run_schedule(
-            job, cron=cron, interval_seconds=interval_seconds, max_runs=max_runs,
-            log=lambda line: click.echo(line),
+            job, cron=settings.schedule_cron, interval_seconds=interval_seconds,
+            max_runs=max_runs, log=lambda line: click.echo(line),
             signals=(signal.SIGINT, signal.SIGTERM),
         )  # fmt: skip
     except ValueError as error:

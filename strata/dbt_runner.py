@@ -6,16 +6,19 @@ progress on a terminal, and turns run_results.json into a result the CLI can rep
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from strata.config import Settings
+from strata.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,24 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else "dbt"
 
 
+def target_path(settings: Settings) -> Path:
+    """dbt's artifacts for this warehouse (run_results.json, sources.json, the parse cache): one
+    folder per warehouse, so that runs on two warehouses never read each other's results."""
+    return settings.state_dir / "target"
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the kernel sends the dbt child SIGTERM if strata itself dies, even by SIGKILL, so a
+    killed run never leaves dbt writing to the warehouse behind it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def run_dbt(
     settings: Settings,
     args: Sequence[str],
@@ -66,7 +87,7 @@ def run_dbt(
     on_event: Callable[[dict], None] | None = None,
 ) -> DbtResult:
     """Run `dbt <args>` in the project with JSON logs and a target path of its own."""
-    target_path = settings.project_dir / "target" / "strata"
+    artifacts = target_path(settings)
     command = [
         dbt_executable(),
         "--log-format",
@@ -76,30 +97,34 @@ def run_dbt(
         "--target",
         settings.target,
         "--target-path",
-        str(target_path),
+        str(artifacts),
     ]
-    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.db.parent.mkdir(parents=True, exist_ok=True)
     process_env = {
         **os.environ,
         "DBT_PROFILES_DIR": str(settings.project_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "STRATA_DB_PATH": str(settings.db_path),
+        "STRATA_DB_PATH": str(settings.db),
         **(env or {}),
     }
-    results_file = target_path / "run_results.json"
+    results_file = artifacts / "run_results.json"
     if list(args[:1]) != ["retry"]:
         # `dbt retry` reads the previous results; every other command must not report stale ones.
         results_file.unlink(missing_ok=True)
 
     errors: list[str] = []
-    with subprocess.Popen(
-        command,
-        cwd=settings.project_dir,
-        env=process_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    ) as process:
+    with (
+        subprocess.Popen(
+            command,
+            cwd=settings.project_dir,
+            env=process_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        ) as process,
+        _forward_termination(process),
+    ):
         assert process.stdout is not None
         for line in process.stdout:
             event = _parse_event(line)
@@ -120,6 +145,28 @@ def run_dbt(
         nodes=read_run_results(results_file),
         errors=errors,
     )
+
+
+@contextlib.contextmanager
+def _forward_termination(process: subprocess.Popen) -> Iterator[None]:
+    """While dbt runs, SIGTERM and SIGINT to strata are passed on to dbt, which then stops
+    cleanly (dbt cancels its queries); strata waits for it and reports the run as failed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+
+    def forward(signum, _frame) -> None:
+        if process.poll() is None:
+            process.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.signal(signum, forward)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _parse_event(line: str) -> dict | None:

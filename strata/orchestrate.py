@@ -1,7 +1,10 @@
-"""One strata run, end to end: lock, freshness, dbt build (with retries), publish, record, alert.
+"""One strata run, end to end: check, lock, freshness, dbt build (with retries), publish, record,
+alert.
 
 The CLI's `run`, `backfill`, `publish` and the scheduler all go through `execute`, so every run
-is locked, recorded in the run history and alerted on in the same way.
+is checked, locked, recorded in the run history and alerted on in the same way. Everything a run
+keeps belongs to one warehouse (Settings.state_dir): two warehouses in one folder never share a
+lock, a history, a build record or a serving copy.
 """
 
 from __future__ import annotations
@@ -10,15 +13,21 @@ import datetime as dt
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import duckdb
+
+from strata import dbt_runner, incremental
 from strata.alerts import AlertConfig, build_payload, send_alerts
-from strata.config import Settings, raw_file_format
-from strata.dbt_runner import DbtResult, Progress, run_dbt, run_dbt_with_retries
-from strata.publish import PublishError, publish
-from strata.runs import LockHeld, RunLock, RunRecord, append_run, new_run_id
+from strata.atomic_files import write_text_atomic
+from strata.dbt_runner import DbtResult, Progress
+from strata.preflight import WarehouseBusy, check_raw_dir, check_warehouse_free
+from strata.publish import PublishError, current_manifest, publish
+from strata.runs import LockHeld, RunRecord, append_run, new_run_id, run_lock
+from strata.settings import ConfigError, Settings
 from strata.summary import read_summary
 
 EXIT_OK = 0
@@ -29,20 +38,42 @@ EXIT_LOCKED = 3
 
 @dataclass(frozen=True)
 class RunOptions:
-    """What a run does, resolved from flags, strata.toml and env vars."""
+    """What one run does, resolved from the settings (flags, environment, strata.toml)."""
 
-    command: str = "run"
-    raw_dir: Path | None = None
-    dbt_args: Sequence[str] = ("build",)
+    command: str
+    raw_dir: Path | None
+    dbt_args: Sequence[str]
+    serving_dir: Path
+    keep_versions: int
+    lock_wait_seconds: float
+    retries: int
+    retry_backoff_seconds: float
+    alerts: AlertConfig
+    freshness_check: bool
     as_of: str | None = None
-    freshness_check: bool = True
+    dbt_vars: Mapping[str, Any] = field(default_factory=dict)
     publish: bool = True
-    serving_dir: Path | None = None
-    keep_versions: int = 3
-    lock_wait_seconds: float = 0.0
-    retries: int = 2
-    retry_backoff_seconds: float = 5.0
-    alerts: AlertConfig = field(default_factory=AlertConfig)
+    publish_older: bool = False
+    accept_anomalies: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **given: Any) -> RunOptions:
+        """The run's options: the settings' values, then what the command itself says."""
+        freshness = given.pop("freshness_check", None)
+        return cls(
+            serving_dir=settings.serving,
+            keep_versions=settings.keep_versions,
+            lock_wait_seconds=settings.lock_wait_seconds,
+            retries=settings.retries,
+            retry_backoff_seconds=settings.retry_backoff_seconds,
+            alerts=AlertConfig(
+                webhook_url=settings.alert_webhook_url,
+                command=settings.alert_command,
+                on_success=settings.alert_on_success,
+            ),
+            freshness_check=settings.freshness_check if freshness is None else freshness,
+            **given,
+        )
 
 
 @dataclass
@@ -51,19 +82,24 @@ class RunOutcome:
     record: RunRecord
     dbt: DbtResult | None = None
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-def state_dir(settings: Settings) -> Path:
-    """Where the lock and the run history live: beside the warehouse file."""
-    return settings.db_path.parent / ".strata"
+def build_record_file(settings: Settings) -> Path:
+    """The record of the last build of this warehouse: running, complete or failed."""
+    return settings.state_dir / "build.json"
 
 
-def history_file(settings: Settings) -> Path:
-    return state_dir(settings) / "runs.jsonl"
+def read_build_record(settings: Settings) -> dict[str, Any] | None:
+    try:
+        return json.loads(build_record_file(settings).read_text())
+    except (OSError, ValueError):
+        return None
 
 
-def default_serving_dir(settings: Settings) -> Path:
-    return settings.db_path.parent / "serving"
+def _write_build_record(settings: Settings, **fields: Any) -> None:
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(build_record_file(settings), json.dumps(fields, default=str) + "\n")
 
 
 def _now() -> dt.datetime:
@@ -82,15 +118,19 @@ def _failures(result: DbtResult) -> list[dict[str, str]]:
 
 def _stale_sources(settings: Settings) -> list[str]:
     """Sources past their error_after age, from the sources.json `dbt source freshness` wrote."""
-    path = settings.project_dir / "target" / "strata" / "sources.json"
+    path = dbt_runner.target_path(settings) / "sources.json"
     if not path.is_file():
         return []
-    results = json.loads(path.read_text()).get("results", [])
-    return [
-        f"{result['unique_id'].split('.', 2)[-1]} (newest row {result.get('max_loaded_at')})"
-        for result in results
-        if result.get("status") == "error"
-    ]
+    stale = []
+    for result in json.loads(path.read_text()).get("results", []):
+        if result.get("status") != "error":
+            continue
+        name = result["unique_id"].split(".", 2)[-1]
+        newest = str(result.get("max_loaded_at") or "")
+        # dbt reports a source without a single dated row as newest 0001-01-01.
+        shown = "no rows with a valid time" if newest.startswith("0001-01-01") else newest
+        stale.append(f"{name} (newest row {shown})")
+    return stale
 
 
 def execute(
@@ -100,76 +140,132 @@ def execute(
     progress: Callable[[dict], None] | None = None,
     log: Callable[[str], None] = print,
 ) -> RunOutcome:
-    """Run one locked, recorded, alerted unit of work. Never raises for a failed build."""
+    """Run one checked, locked, recorded, alerted unit of work. Never raises for a failed build."""
     started = _now()
     clock = time.monotonic()
     record = RunRecord(
         run_id=new_run_id(),
         command=options.command,
         started_at=started.isoformat(),
-        finished_at=None,
-        duration_seconds=None,
-        status="error",
-        exit_code=EXIT_FAILED,
         as_of_date=options.as_of,
-        models_passed=0,
-        models_failed=0,
-        tests_passed=0,
-        tests_failed=0,
-        rows_quarantined=None,
-        published_version=None,
-        failures=[],
-        message=None,
+        warehouse=str(settings.db),
+        raw_dir=str(options.raw_dir) if options.raw_dir else None,
+        pid=os.getpid(),
+        accepted_anomalies=options.accept_anomalies,
     )
     outcome = RunOutcome(exit_code=EXIT_FAILED, record=record)
-    env = {"STRATA_RAW_DIR": str(options.raw_dir)} if options.raw_dir else {}
-    if options.raw_dir and settings.engine == "spark" and "STRATA_RAW_FORMAT" not in os.environ:
-        env["STRATA_RAW_FORMAT"] = raw_file_format(options.raw_dir)
     progress = progress or Progress()
+    recorded = False
     try:
-        with RunLock(state_dir(settings) / "run.lock", wait_seconds=options.lock_wait_seconds):
-            outcome = _locked(settings, options, record, env, progress, log)
+        with run_lock(settings.state_dir / "run.lock", wait_seconds=options.lock_wait_seconds):
+            record.status = "running"
+            append_run(settings.history_file, record)
+            recorded = True
+            outcome = _locked(settings, options, record, progress, log)
     except LockHeld as error:
         record.status, record.exit_code, record.message = "error", EXIT_LOCKED, str(error)
         outcome = RunOutcome(exit_code=EXIT_LOCKED, record=record)
+    except WarehouseBusy as error:
+        record.status, record.exit_code, record.message = "error", EXIT_LOCKED, str(error)
+        outcome = RunOutcome(exit_code=EXIT_LOCKED, record=record)
+    except ConfigError as error:
+        record.status, record.exit_code, record.message = "error", EXIT_USAGE, str(error)
+        outcome = RunOutcome(exit_code=EXIT_USAGE, record=record)
+    record.exit_code = outcome.exit_code
     record.finished_at = _now().isoformat()
     record.duration_seconds = round(time.monotonic() - clock, 2)
-    if outcome.exit_code != EXIT_LOCKED:
+    if recorded:
         # A run that never got the lock did nothing: it is reported, not recorded as a run.
-        append_run(history_file(settings), record)
+        append_run(settings.history_file, record)
     outcome.problems += send_alerts(
         options.alerts, build_payload(record), succeeded=outcome.exit_code == EXIT_OK
     )
     return outcome
 
 
+def _dbt_env(settings: Settings, options: RunOptions) -> dict[str, str]:
+    """What dbt needs to find the raw data: the folder, and on Spark which tables are there. An
+    as-of date is set by the caller; an empty one here keeps a stray shell value out."""
+    env = {"STRATA_AS_OF_DATE": ""}
+    if not options.raw_dir:
+        return env
+    env["STRATA_RAW_DIR"] = str(options.raw_dir)
+    if settings.engine == "spark":
+        tables = check_raw_dir(settings.project_dir, options.raw_dir)
+        env["STRATA_RAW_TABLES"] = ",".join(name for name, t in tables.items() if t.provided)
+        if "STRATA_RAW_FORMAT" not in os.environ:
+            env["STRATA_RAW_FORMAT"] = tables["orders"].kind or "parquet"
+    return env
+
+
 def _locked(
     settings: Settings,
     options: RunOptions,
     record: RunRecord,
-    env: dict[str, str],
     progress: Callable[[dict], None],
     log: Callable[[str], None],
 ) -> RunOutcome:
-    vars_args = ["--vars", json.dumps({"as_of_date": options.as_of})] if options.as_of else []
+    raw_tables = {}
+    if options.raw_dir:
+        raw_tables = check_raw_dir(settings.project_dir, options.raw_dir)
+    if options.dbt_args and settings.engine == "duckdb":
+        check_warehouse_free(
+            settings.db, options.serving_dir / "strata.duckdb", options.lock_wait_seconds
+        )
+    env = _dbt_env(settings, options)
+    live = current_manifest(options.serving_dir)
+    if live and live.get("figures"):
+        # What the guards compare this build with: the build readers see now.
+        env["STRATA_GUARD_BASELINE"] = json.dumps(live["figures"])
+    if options.as_of:
+        # An environment variable, not a var: a changed var makes dbt re-parse the whole
+        # project, a changed environment variable only the model that reads it.
+        env["STRATA_AS_OF_DATE"] = options.as_of
+    dbt_vars = dict(options.dbt_vars)
+    if options.accept_anomalies:
+        dbt_vars["accept_anomalies"] = True
+    vars_args = ["--vars", json.dumps(dbt_vars)] if dbt_vars else []
+
     if options.dbt_args and options.freshness_check and not options.as_of:
-        (settings.project_dir / "target" / "strata" / "sources.json").unlink(missing_ok=True)
-        freshness = run_dbt(settings, ["source", "freshness"], env=env)
+        provided = [name for name, table in raw_tables.items() if table.provided] or ["orders"]
+        select = " ".join(f"source:shop.{name}" for name in provided)
+        (dbt_runner.target_path(settings) / "sources.json").unlink(missing_ok=True)
+        freshness = dbt_runner.run_dbt(
+            settings, ["source", "freshness", "--select", select, *vars_args], env=env
+        )
         stale = _stale_sources(settings)
         if stale:
             record.status = "failed"
             record.message = (
                 f"stale source(s): {', '.join(stale)} (past their error_after threshold); "
-                "nothing was built or published. Pass --no-freshness-check to build anyway."
+                "nothing was built or published. For data that is not meant to be current "
+                "(historical analysis), pass --as-of DATE; to build anyway, --no-freshness-check."
             )
             record.failures = _failures(freshness)
             return RunOutcome(exit_code=EXIT_FAILED, record=record, dbt=freshness)
 
     result: DbtResult | None = None
+    notes: list[str] = []
+    dbt_args = list(options.dbt_args)
+    slices_before: dict[str, dict[str, str]] = {}
+    if dbt_args and settings.engine == "duckdb":
+        outdated = incremental.outdated_tables(settings.db)
+        if outdated and "--full-refresh" not in dbt_args:
+            dbt_args.append("--full-refresh")
+            notes.append(
+                f"rebuilt from scratch (--full-refresh): {', '.join(outdated)} was stored by an "
+                "earlier strata and cannot be checked slice by slice"
+            )
+        if "--full-refresh" not in dbt_args:
+            slices_before = incremental.slice_states(settings.db)
     if options.dbt_args:
-        result, attempts = run_dbt_with_retries(
+        _write_build_record(
+            settings, build_id=record.run_id, status="running", started_at=record.started_at,
+            as_of_date=options.as_of, raw_dir=record.raw_dir,
+        )  # fmt: skip
+        result, attempts = dbt_runner.run_dbt_with_retries(
             settings,
-            [*options.dbt_args, *vars_args],
+            [*dbt_args, *vars_args],
             retries=options.retries,
             backoff_seconds=options.retry_backoff_seconds,
             env=env,
@@ -179,38 +275,191 @@ def _locked(
         record.models_failed = result.count(["model", "seed"], ["error"])
         record.tests_passed = result.count(["test", "unit_test"], ["pass"])
         record.tests_failed = result.count(["test", "unit_test"], ["fail", "error"])
+        record.tests_warned = result.count(["test"], ["warn"])
+        record.warnings = [
+            {"name": node.name, "message": node.message or ""}
+            for node in result.nodes
+            if node.status == "warn"
+        ]
         if attempts > 1:
             log(f"strata: dbt needed {attempts} attempts (transient failures retried)")
         if not result.ok:
+            guards = guard_failures(settings.db, result)
+            _write_build_record(
+                settings, build_id=record.run_id, status="failed", started_at=record.started_at,
+                finished_at=_now().isoformat(), as_of_date=options.as_of, raw_dir=record.raw_dir,
+            )  # fmt: skip
             record.status = "failed"
             record.failures = _failures(result)
             record.message = "the build or its tests failed; the published copy is unchanged"
+            if guards:
+                record.message = (
+                    "a guard stopped the build, so nothing was published: "
+                    + "; ".join(guards)
+                    + ". If the change is real, run again with --accept-anomaly "
+                    "(docs/data_quality.md, guards)."
+                )
             return RunOutcome(exit_code=EXIT_FAILED, record=record, dbt=result)
 
     if settings.engine != "duckdb":
         # The marts live in the cluster's catalog: BI reads them there (docs/spark.md). The
         # serving copy and the summary read a DuckDB warehouse, so they are for DuckDB targets.
-        record.status, record.exit_code = "success", EXIT_OK
+        record.status = "success"
         record.message = f"built on target {settings.target}; nothing to publish (docs/spark.md)"
         return RunOutcome(exit_code=EXIT_OK, record=record, dbt=result)
 
-    summary = read_summary(settings.db_path)
+    summary = read_summary(settings.db)
     record.as_of_date = summary.as_of_date or record.as_of_date
     record.rows_quarantined = (
         sum(counts["quarantined"] for counts in summary.reconciliation.values())
         if summary.reconciliation
         else None
     )
+    build = read_build_record(settings) or {}
+    if options.dbt_args:
+        build = {
+            "build_id": record.run_id, "status": "complete", "started_at": record.started_at,
+            "finished_at": _now().isoformat(), "as_of_date": record.as_of_date,
+            "raw_dir": record.raw_dir,
+        }  # fmt: skip
+        _write_build_record(settings, **build)
+    elif build.get("status") != "complete":
+        # `strata publish` on its own: only a warehouse whose last build completed is whole.
+        return _refuse_publish(settings, options, record, build)
+
+    outcome = RunOutcome(exit_code=EXIT_OK, record=record, dbt=result, notes=notes)
+    if options.dbt_args:
+        recompute = options.dbt_vars.get("rfm_snapshot_recompute") or {}
+        forced = {
+            day
+            for day in incremental.slice_states(settings.db).get("marts.fct_user_rfm_snapshots", {})
+            if recompute and recompute["start"] <= day <= recompute["end"]
+        }
+        for change in incremental.changes(
+            slices_before, incremental.slice_states(settings.db), forced
+        ):
+            outcome.notes.append(incremental.describe(change))
     if options.publish:
-        try:
-            published = publish(
-                settings.db_path,
-                options.serving_dir or default_serving_dir(settings),
-                keep=options.keep_versions,
-            )
-        except PublishError as error:
-            record.status, record.message = "failed", f"publish failed: {error}"
-            return RunOutcome(exit_code=EXIT_FAILED, record=record, dbt=result)
-        record.published_version = published.version
-    record.status, record.exit_code = "success", EXIT_OK
-    return RunOutcome(exit_code=EXIT_OK, record=record, dbt=result)
+        _publish(settings, options, record, build, outcome)
+    if record.status != "failed":
+        record.status = "success"
+    else:
+        outcome.exit_code = EXIT_FAILED
+    return outcome
+
+
+def guard_figures(db: Path) -> dict[str, Any]:
+    """What the next run's guards compare with: clean rows per delivered source and users active
+    in the last 30 days, as of this build's date."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        clean = dict(
+            con.execute(
+                "select source_table, clean_rows from marts.rpt_source_reconciliation"
+            ).fetchall()
+        )
+        as_of, active = con.execute(
+            "select cast(max(as_of_date) as varchar),"
+            " sum(case when active_days_30d > 0 then 1 else 0 end) from marts.dim_users"
+        ).fetchone()
+        newest = con.execute(
+            "select cast(max(last_active_date) as varchar) from marts.dim_users"
+        ).fetchone()[0]
+    return {
+        "as_of_date": as_of,
+        "newest_data_date": newest,
+        "clean_rows": clean,
+        "active_users": int(active or 0),
+    }
+
+
+def guard_failures(db: Path, result: DbtResult) -> list[str]:
+    """A sentence per guard that failed, from the rows it stored in the audit schema: the guard,
+    the source, the figure, the threshold and what it was compared with."""
+    failed = [
+        node.name
+        for node in result.failed_nodes()
+        if node.resource_type == "test" and node.name.startswith("guard_")
+    ]
+    sentences = []
+    if not failed or not db.exists():
+        return sentences
+    with duckdb.connect(str(db), read_only=True) as con:
+        for name in failed:
+            try:
+                rows = con.execute(
+                    "select guard, source_table, figure, threshold, compared_with, detail"
+                    f' from dbt_test__audit."{name}"'
+                ).fetchall()
+            except duckdb.Error:
+                sentences.append(f"{name} failed")
+                continue
+            for guard, source, figure, threshold, compared, detail in rows:
+                text = f"{guard} for {source} is {_number(figure)}, past the threshold "
+                text += _number(threshold)
+                if compared is not None:
+                    text += f" (the published build had {_number(compared)})"
+                if detail:
+                    text += f"; {detail}"
+                sentences.append(text)
+    return sentences
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "none"
+    value = float(value)
+    return f"{value:,.0f}" if value.is_integer() else f"{value:,.3g}"
+
+
+def _refuse_publish(
+    settings: Settings, options: RunOptions, record: RunRecord, build: dict[str, Any]
+) -> RunOutcome:
+    live = current_manifest(options.serving_dir)
+    shown = (
+        f"version {live['version']} (build {live.get('build_id')}, as of {live.get('as_of_date')})"
+        if live
+        else "nothing"
+    )
+    state = build.get("status", "unknown") if build else "unknown (no build recorded)"
+    record.status = "failed"
+    record.message = (
+        f"the last build of {settings.db} did not complete (build {build.get('build_id')}: "
+        f"{state}), so its tables may mix two builds; nothing was published. Published now: "
+        f"{shown}. Run `strata run` to build again."
+    )
+    return RunOutcome(exit_code=EXIT_FAILED, record=record)
+
+
+def _publish(
+    settings: Settings,
+    options: RunOptions,
+    record: RunRecord,
+    build: dict[str, Any],
+    outcome: RunOutcome,
+) -> None:
+    """Publish the build, unless it is for an earlier date than what readers see now."""
+    live = current_manifest(options.serving_dir)
+    live_as_of = (live or {}).get("as_of_date")
+    as_of = build.get("as_of_date")
+    if live_as_of and as_of and as_of < live_as_of and not options.publish_older:
+        outcome.notes.append(
+            f"not published: this build is as of {as_of}, older than the published version "
+            f"{live['version']} (as of {live_as_of}), which dashboards keep showing"
+            + ("" if options.command == "backfill" else "; pass --publish-older to replace it")
+        )
+        return
+    try:
+        published = publish(
+            settings.db,
+            options.serving_dir,
+            keep=options.keep_versions,
+            build={
+                "build_id": build.get("build_id"),
+                "as_of_date": as_of,
+                "figures": guard_figures(settings.db),
+            },
+        )
+    except PublishError as error:
+        record.status, record.message = "failed", f"publish failed: {error}"
+        return
+    record.published_version = published.version

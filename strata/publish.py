@@ -70,18 +70,30 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
-try:  # POSIX only; on other platforms concurrent publishes are not guarded.
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+from strata.atomic_files import (
+    fsync_dir,
+    remove_path,
+    replace_file,
+    replace_symlink,
+    write_text_atomic,
+)
+from strata.locking import FileLock, LockHeld
 
-__all__ = ["PublishError", "PublishResult", "current_version", "list_versions", "publish"]
+__all__ = [
+    "PublishError",
+    "PublishResult",
+    "current_manifest",
+    "current_version",
+    "list_versions",
+    "publish",
+]
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +161,20 @@ def current_version(serving_dir: Path) -> str | None:
     return text or None
 
 
+def current_manifest(serving_dir: Path) -> dict | None:
+    """The manifest of the current version (version, published_at, build_id, as_of_date,
+    tables), or None when nothing is published or it cannot be read."""
+    version = current_version(serving_dir)
+    if version is None:
+        return None
+    try:
+        return json.loads(
+            (Path(serving_dir) / VERSIONS_DIR / version / MANIFEST).read_text(encoding="utf-8")
+        )
+    except (OSError, ValueError):
+        return None
+
+
 def list_versions(serving_dir: Path) -> list[str]:
     """The published version folders in ``serving_dir/versions``, oldest first.
 
@@ -174,6 +200,7 @@ def publish(
     schemas: Sequence[str] = ("marts",),
     keep: int = 3,
     version: str | None = None,
+    build: Mapping[str, Any] | None = None,
 ) -> PublishResult:
     """Publish every table (not view) of ``schemas`` in ``warehouse`` to ``serving_dir``.
 
@@ -181,6 +208,9 @@ def publish(
     ``keep`` versions (>= 1) are kept, older ones removed; the current one is never removed.
     ``version`` defaults to the UTC time plus a counter (``20261122T090512Z-001``), which sorts
     chronologically and is unique within ``serving_dir``; a given name must not exist yet.
+    ``build`` describes the build published (``build_id``, ``as_of_date``, and ``figures``, what
+    the next run's guards compare with): it is written into the manifest, and its id and date into
+    ``strata_meta.publication``, so that readers and the next run know what is live.
 
     Raises PublishError (naming the file) if the warehouse is missing or unreadable, has none of
     the schemas' tables, or any step fails; the previous publication is then left as it was.
@@ -205,6 +235,7 @@ def publish(
     except OSError as error:
         raise PublishError(f"cannot create serving folder {serving_dir}: {error}") from error
 
+    build = dict(build or {})
     with _publish_lock(serving_dir):
         _remove_stale_temporaries(serving_dir)
         published_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -217,7 +248,7 @@ def publish(
 
         attempt = _Attempt(serving_dir, version)
         try:
-            tables = _build(attempt, warehouse, schemas, published_at)
+            tables = _build(attempt, warehouse, schemas, published_at, build)
             attempt.replace_serving_db()
             attempt.switch_current()
         except BaseException as error:
@@ -275,7 +306,7 @@ class _Attempt:
         """Rename the complete temp folder into ``versions/<version>``."""
         os.rename(self.parquet_tmp, self.parquet_dir)
         self.parquet_created = True
-        _fsync_dir(self.parquet_dir.parent)
+        fsync_dir(self.parquet_dir.parent)
 
     def replace_serving_db(self) -> None:
         """Swap the complete temp file onto ``strata.duckdb``, keeping a hard link to the old."""
@@ -288,19 +319,19 @@ class _Attempt:
             except OSError:  # a file system without hard links: a copy does as well
                 shutil.copy2(self.serving_db, self.serving_backup)
             self.had_serving_db = True
-        _replace_file(self.serving_tmp, self.serving_db)
+        replace_file(self.serving_tmp, self.serving_db)
         self.serving_replaced = True
 
     def switch_current(self) -> None:
         """Point ``current`` and ``CURRENT`` at the new version, each switched atomically."""
         self.switch_started = True
-        _replace_symlink(self.link, f"{VERSIONS_DIR}/{self.version}")
+        replace_symlink(self.link, f"{VERSIONS_DIR}/{self.version}")
         _write_current_file(self.current_file, self.version)
 
     def discard_backup(self) -> None:
         """After a complete switch the old serving file is no longer needed (best effort)."""
         try:
-            _remove_path(self.serving_backup)
+            remove_path(self.serving_backup)
         except OSError as error:
             log.warning("could not remove %s: %s", self.serving_backup, error)
 
@@ -309,18 +340,18 @@ class _Attempt:
         try:
             if self.switch_started:
                 if self.old_link is None:
-                    _remove_path(self.link)
+                    remove_path(self.link)
                 else:
-                    _replace_symlink(self.link, self.old_link)
+                    replace_symlink(self.link, self.old_link)
                 if self.old_current is None:
-                    _remove_path(self.current_file)
+                    remove_path(self.current_file)
                 else:
-                    _write_text_atomic(self.current_file, self.old_current)
+                    write_text_atomic(self.current_file, self.old_current)
             if self.serving_replaced:
                 if self.had_serving_db:
-                    _replace_file(self.serving_backup, self.serving_db)
+                    replace_file(self.serving_backup, self.serving_db)
                 else:
-                    _remove_path(self.serving_db)
+                    remove_path(self.serving_db)
             for path in (
                 self.serving_tmp,
                 Path(f"{self.serving_tmp}.wal"),
@@ -328,9 +359,9 @@ class _Attempt:
                 self.serving_backup,
                 self.parquet_tmp,
             ):
-                _remove_path(path)
+                remove_path(path)
             if self.parquet_created:
-                _remove_path(self.parquet_dir)
+                remove_path(self.parquet_dir)
         except Exception as error:
             log.error(
                 "restoring the previous publication in %s failed: %s", self.serving_dir, error
@@ -340,7 +371,11 @@ class _Attempt:
 
 
 def _build(
-    attempt: _Attempt, warehouse: Path, schemas: list[str], published_at: dt.datetime
+    attempt: _Attempt,
+    warehouse: Path,
+    schemas: list[str],
+    published_at: dt.datetime,
+    build: dict[str, Any],
 ) -> dict[str, int]:
     """Steps 1 and 2: the Parquet version folder, then the complete serving DuckDB temp file."""
     con = duckdb.connect(str(attempt.serving_tmp))
@@ -357,7 +392,7 @@ def _build(
 
         attempt.parquet_tmp.mkdir()
         parquet_rows = _write_parquet(con, tables, attempt.parquet_tmp)
-        _write_manifest(attempt, warehouse, tables, parquet_rows, published_at)
+        _write_manifest(attempt, warehouse, tables, parquet_rows, published_at, build)
         attempt.finish_parquet()
 
         rows = _copy_tables(con, tables)
@@ -365,7 +400,7 @@ def _build(
             raise PublishError(
                 f"row counts differ between Parquet {parquet_rows} and DuckDB {rows} copies"
             )
-        _write_meta(con, attempt.version, published_at, warehouse, rows)
+        _write_meta(con, attempt.version, published_at, warehouse, rows, build)
         con.execute("DETACH build")
         con.execute("CHECKPOINT")
     finally:
@@ -416,11 +451,15 @@ def _write_manifest(
     tables: list[_Table],
     rows: dict[str, int],
     published_at: dt.datetime,
+    build: dict[str, Any],
 ) -> None:
     manifest = {
         "version": attempt.version,
         "published_at": _iso(published_at),
         "source_warehouse": str(warehouse.resolve()),
+        "build_id": build.get("build_id"),
+        "as_of_date": build.get("as_of_date"),
+        "figures": build.get("figures"),
         "tables": {
             table.qualified: {
                 "file": f"{table.qualified}.parquet",
@@ -430,7 +469,7 @@ def _write_manifest(
             for table in tables
         },
     }
-    _write_text_atomic(
+    write_text_atomic(
         attempt.parquet_tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n"
     )
 
@@ -461,19 +500,29 @@ def _write_meta(
     published_at: dt.datetime,
     warehouse: Path,
     rows: dict[str, int],
+    build: dict[str, Any],
 ) -> None:
     """``strata_meta.publication``: one row per published table."""
     con.execute(f"CREATE SCHEMA {META_SCHEMA}")
     con.execute(
         f"CREATE TABLE {META_SCHEMA}.{META_TABLE} (version VARCHAR NOT NULL,"
         " published_at TIMESTAMP NOT NULL, source_warehouse VARCHAR NOT NULL,"
+        " build_id VARCHAR, as_of_date DATE,"
         " table_schema VARCHAR NOT NULL, table_name VARCHAR NOT NULL, row_count BIGINT NOT NULL)"
     )
     naive_utc = published_at.astimezone(dt.UTC).replace(tzinfo=None)
     con.executemany(
-        f"INSERT INTO {META_SCHEMA}.{META_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {META_SCHEMA}.{META_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            [version, naive_utc, str(warehouse.resolve()), *name.split(".", 1), count]
+            [
+                version,
+                naive_utc,
+                str(warehouse.resolve()),
+                build.get("build_id"),
+                build.get("as_of_date"),
+                *name.split(".", 1),
+                count,
+            ]
             for name, count in rows.items()
         ],
     )
@@ -522,91 +571,41 @@ def _new_version(serving_dir: Path, published_at: dt.datetime) -> str:
 @contextlib.contextmanager
 def _publish_lock(serving_dir: Path) -> Iterator[None]:
     """Refuse a second concurrent publish to the same serving folder."""
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    path = serving_dir / LOCK_FILE
-    with open(path, "a+b") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise PublishError(
-                f"another publish to {serving_dir} is in progress (lock {path})"
-            ) from error
-        try:
+    try:
+        with FileLock(
+            serving_dir / LOCK_FILE, what="another publish", remedy="try again when it is done"
+        ):
             yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    except LockHeld as error:
+        raise PublishError(
+            f"another publish to {serving_dir} is in progress (lock {serving_dir / LOCK_FILE})"
+        ) from error
 
 
 def _remove_stale_temporaries(serving_dir: Path) -> None:
-    """Remove what a killed publish left behind (called under the publish lock)."""
+    """Remove what a killed publish left behind (called under the publish lock): temp files, and
+    a version folder that was renamed into place but never became current (the process died
+    before switching). Such a folder is newer than the current version; left there, it would
+    count as a kept version and push a real one out when old versions are pruned."""
+    current = current_version(serving_dir)
+    orphans = [
+        serving_dir / VERSIONS_DIR / name
+        for name in list_versions(serving_dir)
+        if current is None or name > current
+    ]
     stale = [
         *serving_dir.glob(f".{SERVING_DB}.*"),
         *serving_dir.glob(f".{CURRENT_LINK}.*.tmp"),
         *serving_dir.glob(f".{CURRENT_FILE}.*.tmp"),
         *(serving_dir / VERSIONS_DIR).glob(".*"),
+        *orphans,
     ]
     for path in stale:
         try:
-            _remove_path(path)
+            remove_path(path)
         except OSError as error:
             log.warning("could not remove leftover %s: %s", path, error)
 
 
-def _remove_path(path: Path) -> None:
-    """Remove a file, symlink or folder if it exists."""
-    if path.is_symlink() or path.is_file():
-        path.unlink(missing_ok=True)
-    elif path.is_dir():
-        shutil.rmtree(path)
-
-
-def _replace_file(source: Path, target: Path) -> None:
-    os.replace(source, target)
-    _fsync_dir(target.parent)
-
-
-def _replace_symlink(link: Path, target: str) -> None:
-    """Point ``link`` at ``target`` atomically: a temp symlink replaced onto it."""
-    if link.exists() and not link.is_symlink():
-        raise PublishError(f"{link} exists and is not a symlink; remove it to publish")
-    temp = link.with_name(f".{link.name}.{secrets.token_hex(4)}.tmp")
-    os.symlink(target, temp)
-    try:
-        _replace_file(temp, link)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
 def _write_current_file(path: Path, version: str) -> None:
-    _write_text_atomic(path, version + "\n")
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path``, flush it to disk, then replace ``path``."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        _replace_file(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (best effort; not every platform allows it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    write_text_atomic(path, version + "\n")

@@ -1,83 +1,28 @@
-"""The run lock and the run history (Linux/POSIX: the lock uses fcntl.flock).
+"""The run history: one JSON Lines file per warehouse, one record per run.
 
-The lock is an advisory flock on a file: the OS releases it when the holding process ends, even
-by SIGKILL, so a stale lock file never blocks the next run. The history is a JSON Lines file, one
-record per run, appended with a single write.
+A run appends a `running` record when it starts and its final record when it ends, each with a
+single write; reading keeps the last record of each run. A run killed before it could finish
+(SIGKILL, a power cut) therefore still shows, as `killed`, once its process is gone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import os
 import secrets
-import sys
-import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from strata.locking import FileLock, LockHeld, process_alive
 
-class LockHeld(Exception):
-    """Another strata run holds the lock."""
+__all__ = ["LockHeld", "RunRecord", "append_run", "new_run_id", "read_runs", "run_lock"]
 
 
-class RunLock:
-    """An exclusive, non-blocking lock on `path`, waiting up to `wait_seconds` for it."""
-
-    def __init__(self, path: Path, wait_seconds: float = 0.0, poll_seconds: float = 0.2) -> None:
-        self.path = Path(path)
-        self.wait_seconds = wait_seconds
-        self.poll_seconds = poll_seconds
-        self._handle = None
-
-    def __enter__(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
-        deadline = time.monotonic() + self.wait_seconds
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = self._holder()
-                    handle.close()
-                    raise LockHeld(
-                        f"another strata run holds the lock {self.path}{holder}; "
-                        "wait with --wait SECONDS or try again later"
-                    ) from None
-                time.sleep(self.poll_seconds)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(
-            json.dumps(
-                {
-                    "pid": os.getpid(),
-                    "started_at": dt.datetime.now(dt.UTC).isoformat(),
-                    "command": " ".join(sys.argv),
-                }
-            )
-        )
-        handle.flush()
-        self._handle = handle
-        return self
-
-    def _holder(self) -> str:
-        try:
-            info = json.loads(self.path.read_text() or "{}")
-        except (OSError, ValueError):
-            return ""
-        if not info:
-            return ""
-        return f" (pid {info.get('pid')}, started {info.get('started_at')})"
-
-    def __exit__(self, *exc: object) -> None:
-        if self._handle is not None:
-            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
+def run_lock(path: Path, wait_seconds: float = 0.0) -> FileLock:
+    """The run lock of one warehouse: one strata run at a time writes to it."""
+    return FileLock(path, wait_seconds, what="another strata run")
 
 
 @dataclass
@@ -96,10 +41,16 @@ class RunRecord:
     models_failed: int = 0
     tests_passed: int = 0
     tests_failed: int = 0
+    tests_warned: int = 0
     rows_quarantined: int | None = None
     published_version: str | None = None
     failures: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
     message: str | None = None
+    warehouse: str | None = None
+    raw_dir: str | None = None
+    pid: int | None = None
+    accepted_anomalies: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,13 +77,21 @@ def append_run(history_file: Path, record: RunRecord) -> None:
 
 
 def read_runs(history_file: Path, limit: int | None = None) -> list[RunRecord]:
-    """The recorded runs, oldest first; corrupt lines are skipped."""
+    """The recorded runs, oldest first, each in its last recorded state; corrupt lines are
+    skipped. A run still `running` whose process is gone was killed."""
     if not history_file.is_file():
         return []
-    records = []
+    latest: dict[str, RunRecord] = {}
     for line in history_file.read_text().splitlines():
         try:
-            records.append(RunRecord.from_dict(json.loads(line)))
+            record = RunRecord.from_dict(json.loads(line))
         except (ValueError, TypeError):
             continue
+        latest.pop(record.run_id, None)  # keep the order of the latest state
+        latest[record.run_id] = record
+    records = sorted(latest.values(), key=lambda record: record.started_at)
+    for record in records:
+        if record.status == "running" and not (record.pid and process_alive(record.pid)):
+            record.status = "killed"
+            record.message = record.message or "the run ended before it could record its outcome"
     return records[-limit:] if limit else records

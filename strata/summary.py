@@ -21,6 +21,8 @@ class Summary:
     top_reasons: list[tuple[str, str, int]] = field(default_factory=list)
     breakdowns: dict[str, list[tuple[str, int]] | None] = field(default_factory=dict)
     as_of_date: str | None = None
+    not_provided: list[str] = field(default_factory=list)
+    purchase_gaps: dict | None = None
 
 
 # Breakdowns the summary shows, and the mart column each comes from.
@@ -59,6 +61,19 @@ def read_summary(db_path: Path) -> Summary:
                 " where row_disposition = 'quarantined' and row_count > 0"
                 " order by row_count desc, source_table, reason_code limit 5"
             ).fetchall()
+        if _table_columns(con, "staging", "stg_shop__raw_inputs"):
+            summary.not_provided = [
+                row[0]
+                for row in con.execute(
+                    "select source_table from staging.stg_shop__raw_inputs"
+                    " where not is_provided order by source_table"
+                ).fetchall()
+            ]
+        if _table_columns(con, "marts", "rpt_purchase_gaps"):
+            cursor = con.execute("select * from marts.rpt_purchase_gaps")
+            names = [column[0] for column in cursor.description]
+            row = cursor.fetchone()
+            summary.purchase_gaps = dict(zip(names, row, strict=True)) if row else None
         for label, (schema, table, column) in BREAKDOWNS.items():
             columns = _table_columns(con, schema, table)
             if column not in columns:
@@ -90,6 +105,8 @@ def format_summary(summary: Summary) -> str:
             )
     else:
         lines.append("rows read: the reconciliation report was not built")
+    for source in summary.not_provided:
+        lines.append(f"  {source}: not provided (activity comes from the other sources alone)")
     if summary.top_reasons:
         lines.append("top quarantine reasons")
         lines += [
@@ -102,5 +119,25 @@ def format_summary(summary: Summary) -> str:
         total = sum(count for _, count in rows) or 1
         lines.append(f"users per {label}")
         lines += [f"  {value:<22}{count:>10,}  {count / total:6.1%}" for value, count in rows]
+    lines += purchase_gap_lines(summary.purchase_gaps)
     lines.append(f"warehouse: {summary.db_path}")
     return "\n".join(lines)
+
+
+def purchase_gap_lines(gaps: dict | None) -> list[str]:
+    """The purchase rhythm against the churn threshold, and a warning when they disagree."""
+    if not gaps or not gaps.get("repeat_gaps"):
+        return []
+    lines = [
+        f"days between purchases: median {gaps['gap_days_p50']:g}, 90% within "
+        f"{gaps['gap_days_p90']:g} ({gaps['repeat_gaps']:,} repeat gaps)"
+    ]
+    if gaps["is_churn_threshold_short"]:
+        lines.append(
+            f"warning: {gaps['share_over_churn_after_days']:.0%} of repeat purchases came more "
+            f"than churn_after_days = {gaps['churn_after_days']} days after the one before, so "
+            "live customers are counted as churned between two purchases; consider "
+            f"--vars '{{churn_after_days: {gaps['suggested_churn_after_days']}}}' "
+            "(docs/segments.md, thresholds that fit the business)"
+        )
+    return lines
