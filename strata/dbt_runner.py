@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,6 +80,14 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         pass
 
 
+PARSE_CACHE = "partial_parse.msgpack"
+
+
+def parse_cache_dir(settings: Settings) -> Path:
+    """A shared copy of dbt's parse cache per warehouse file name (see `run_dbt`)."""
+    return settings.project_dir / "target" / "parse-cache" / settings.db.name
+
+
 def run_dbt(
     settings: Settings,
     args: Sequence[str],
@@ -86,27 +95,52 @@ def run_dbt(
     env: dict[str, str] | None = None,
     on_event: Callable[[dict], None] | None = None,
 ) -> DbtResult:
-    """Run `dbt <args>` in the project with JSON logs and a target path of its own."""
+    """Run `dbt <args>` on the project with JSON logs and a target path of its own.
+
+    On DuckDB, dbt runs in the warehouse's folder with the warehouse (and DuckDB's spill folder)
+    named relative to it. dbt re-parses the whole project (about 13 s) whenever its profile
+    changes, and an absolute path would make every warehouse a different profile; relative, every
+    warehouse with the same file name has the same profile, so a new warehouse starts from the
+    parse cache of the last one of its name (dbt checks every file and setting it depends on
+    before reusing anything, so a stale cache only costs the parse it would have cost anyway).
+    """
     artifacts = target_path(settings)
     command = [
         dbt_executable(),
         "--log-format",
         "json",
         "--no-use-colors",
+        # dbt's own log file, per warehouse, at info level: at debug level (dbt's default) it
+        # writes every query and event, megabytes a run, which costs seconds on every build.
+        "--log-path",
+        str(artifacts / "logs"),
+        "--log-level-file",
+        "info",
         *args,
+        "--project-dir",
+        str(settings.project_dir),
         "--target",
         settings.target,
         "--target-path",
         str(artifacts),
     ]
     settings.db.parent.mkdir(parents=True, exist_ok=True)
+    local = settings.engine == "duckdb"
     process_env = {
         **os.environ,
         "DBT_PROFILES_DIR": str(settings.project_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "STRATA_DB_PATH": str(settings.db),
+        "STRATA_DB_PATH": settings.db.name if local else str(settings.db),
         **(env or {}),
     }
+    if local and not os.environ.get("STRATA_TEMP_DIR"):
+        process_env["STRATA_TEMP_DIR"] = str(
+            (settings.state_dir / "tmp").relative_to(settings.db.parent)
+        )
+    cache = parse_cache_dir(settings) / PARSE_CACHE
+    if local and cache.is_file() and not (artifacts / PARSE_CACHE).exists():
+        artifacts.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cache, artifacts / PARSE_CACHE)
     results_file = artifacts / "run_results.json"
     if list(args[:1]) != ["retry"]:
         # `dbt retry` reads the previous results; every other command must not report stale ones.
@@ -116,7 +150,7 @@ def run_dbt(
     with (
         subprocess.Popen(
             command,
-            cwd=settings.project_dir,
+            cwd=settings.db.parent if local else settings.project_dir,
             env=process_env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -139,6 +173,8 @@ def run_dbt(
                 on_event(event)
         return_code = process.wait()
 
+    if local and (artifacts / PARSE_CACHE).is_file():
+        _share_parse_cache(artifacts / PARSE_CACHE, cache)
     return DbtResult(
         command=command,
         return_code=return_code,
@@ -169,6 +205,17 @@ def _forward_termination(process: subprocess.Popen) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def _share_parse_cache(source: Path, cache: Path) -> None:
+    """Offer this run's parse cache to the next new warehouse of the same name (best effort)."""
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        temp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        shutil.copyfile(source, temp)
+        os.replace(temp, cache)
+    except OSError:
+        pass
+
+
 def _parse_event(line: str) -> dict | None:
     try:
         event = json.loads(line)
@@ -185,11 +232,13 @@ def read_run_results(path: Path) -> list[NodeResult]:
     nodes = []
     for result in document.get("results", []):
         unique_id = result["unique_id"]
+        parts = unique_id.split(".")
         nodes.append(
             NodeResult(
                 unique_id=unique_id,
-                resource_type=unique_id.split(".", 1)[0],
-                name=unique_id.rsplit(".", 1)[-1],
+                resource_type=parts[0],
+                # test.<package>.<name>[.<hash>]; every other kind ends with its name
+                name=parts[2] if parts[0] == "test" else parts[-1],
                 status=str(result.get("status")),
                 message=result.get("message"),
                 seconds=float(result.get("execution_time") or 0.0),

@@ -16,11 +16,10 @@ reasons as (
 ranked_reasons as (
     select
         source_table,
-        reason_code,
-        row_count,
+        concat(reason_code, ' (', cast(row_count as {{ dbt.type_string() }}), ')') as reason,
         row_number() over (
             partition by source_table order by row_count desc, reason_code asc
-        ) as position
+        ) as reason_rank
     from reasons
     where row_disposition = 'quarantined' and row_count > 0
 ),
@@ -29,15 +28,10 @@ top_reasons as (
     select
         source_table,
         concat_ws(
-            ', '
-            {%- for position in [1, 2, 3] %},
-            max(
-                case
-                    when position = {{ position }}
-                        then concat(reason_code, ' (', cast(row_count as {{ dbt.type_string() }}), ')')
-                end
-            )
-            {%- endfor %}
+            ', ',
+            max(case when reason_rank = 1 then reason end),
+            max(case when reason_rank = 2 then reason end),
+            max(case when reason_rank = 3 then reason end)
         ) as reasons
     from ranked_reasons
     group by source_table

@@ -32,9 +32,12 @@ summarised as (
         sum(case when buyer_status <> 'prospect' then 1 else 0 end) as buyer_count,
         sum(frequency) as purchases_in_window,
         sum(monetary) as revenue_in_window,
-        avg(cast(recency_days as double)) as average_recency_days,
-        avg(cast(frequency as double)) as average_frequency,
-        avg(cast(monetary as double)) as average_monetary
+        -- Averages from exact sums (whole days, whole purchases, decimal money) divided once:
+        -- a sum of doubles depends on the order an engine adds them in, so two runs on the same
+        -- data could differ in the last digits.
+        cast(sum(recency_days) as double) / count(recency_days) as average_recency_days,
+        cast(sum(frequency) as double) / count(frequency) as average_frequency,
+        cast(sum(monetary) as double) / count(monetary) as average_monetary
     from segment_rows
     group by as_of_date, segment_type, segment
 ),
