@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from strata import dbt_runner, incremental
+from strata import dbt_runner, incremental, spark_predictions
 from strata.alerts import AlertConfig, build_payload, send_alerts
 from strata.atomic_files import write_text_atomic
 from strata.dbt_runner import DbtResult, Progress
@@ -258,6 +258,17 @@ def _locked(
             )
         if "--full-refresh" not in dbt_args:
             slices_before = incremental.slice_states(settings.db)
+    if options.dbt_args and settings.engine == "spark" and dbt_args[0] == "build":
+        # dbt-spark cannot run the prediction Python models: strata computes them between two
+        # builds with the same code (strata/spark_predictions.py, docs/predictions.md).
+        failed = spark_predictions.prepare(
+            settings, vars_args, env, dbt_vars, spark_predictions.run_step(settings)
+        )
+        if failed is not None:
+            record.status = "failed"
+            record.failures = _failures(failed)
+            record.message = "building the predictions' inputs on Spark failed"
+            return RunOutcome(exit_code=EXIT_FAILED, record=record, dbt=failed)
     if options.dbt_args:
         _write_build_record(
             settings, build_id=record.run_id, status="running", started_at=record.started_at,

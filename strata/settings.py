@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     freshness_check: bool = Field(
         True, description="stop when a source is past its error_after age"
     )
+    predictions_dir: str | None = Field(
+        None,
+        description="Spark: exchange folder for predictions [the warehouse's state folder]",
+        examples=["s3a://bucket/strata/predictions"],
+    )
     dbt_vars: dict[str, Any] = Field(
         default_factory=dict,
         description="dbt vars for every run; --vars wins",

@@ -1,0 +1,93 @@
+"""Predictions on Spark, which cannot run dbt Python models (dbt-spark submits those only to
+Databricks clusters).
+
+`strata run --target spark` therefore builds in two steps around the same Python code the DuckDB
+Python models run (strata.predict.pipeline):
+
+1. it builds `int_buyers_summarised` and everything it needs, then exports that table as Parquet
+   into the exchange folder (macro `export_relation_to_parquet`);
+2. it fits and scores in Python, writes `fits/` and `predictions/` as Parquet into the same
+   folder, and runs the whole build with env STRATA_PREDICTIONS_DIR naming it: the Spark
+   versions of `int_customer_models_fitted` and `int_buyer_predictions_scored` read them.
+
+The exchange folder must be readable by Spark and by this process: the warehouse's state folder
+for the local `spark` target; for a cluster (`spark_thrift`), storage both reach (setting
+`predictions_dir`). `make test-spark` checks that the predictions equal DuckDB's.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import yaml
+
+from strata import dbt_runner
+from strata.dbt_runner import DbtResult
+from strata.predict.pipeline import PredictionSettings, fit_models, score_buyers
+from strata.settings import Settings
+
+SUMMARY_MODEL = "int_buyers_summarised"
+
+
+def exchange_dir(settings: Settings) -> Path:
+    if settings.predictions_dir:
+        return Path(settings.predictions_dir)
+    return settings.state_dir / "predictions"
+
+
+def prediction_settings(project_dir: Path, overrides: Mapping[str, Any]) -> PredictionSettings:
+    """The prediction vars as dbt resolves them: dbt_project.yml's, then the run's own."""
+    project_vars = yaml.safe_load((project_dir / "dbt_project.yml").read_text())["vars"]
+    values = {**project_vars, **overrides}
+    return PredictionSettings.from_vars(values.__getitem__)
+
+
+def prepare(
+    settings: Settings,
+    vars_args: list[str],
+    env: dict[str, str],
+    dbt_vars: Mapping[str, Any],
+    run: Callable[[list[str], dict[str, str]], DbtResult],
+) -> DbtResult | None:
+    """Steps 1 and 2. Returns the failed dbt result if step 1 failed, else None; on success
+    `env` names the exchange folder for the build that follows."""
+    folder = exchange_dir(settings)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    first = run(
+        ["build", "--select", f"+{SUMMARY_MODEL}", "--exclude-resource-type", "unit_test",
+         *vars_args],
+        env,
+    )  # fmt: skip
+    if not first.ok:
+        return first
+    exported = run(
+        ["run-operation", "export_relation_to_parquet", "--args",
+         yaml.safe_dump({"model": SUMMARY_MODEL, "path": str(folder / "buyers")}),
+         *vars_args],
+        env,
+    )  # fmt: skip
+    if not exported.ok:
+        return exported
+    buyers = pq.read_table(folder / "buyers")
+    predictions = prediction_settings(settings.project_dir, dbt_vars)
+    fits = fit_models(buyers, predictions)
+    scores = score_buyers(buyers, fits, predictions)
+    for name, table in (("fits", fits), ("predictions", scores)):
+        (folder / name).mkdir()
+        pq.write_table(table, folder / name / "part-0.parquet")
+    env["STRATA_PREDICTIONS_DIR"] = str(folder)
+    return None
+
+
+def run_step(settings: Settings) -> Callable[[list[str], dict[str, str]], DbtResult]:
+    """A dbt invocation for the steps above (no retries: a failure here fails the run)."""
+
+    def run(args: list[str], env: dict[str, str]) -> DbtResult:
+        return dbt_runner.run_dbt(settings, args, env=env)
+
+    return run
