@@ -1,4 +1,4 @@
--- Each user's lifecycle stage on each of their change points (int_user_stage_change_points),
+-- Each user's lifecycle stage on each of their change points (int_stage_change_points_listed),
 -- from the same metrics and the same rule (macro lifecycle_stage) as dim_users uses on D.
 
 {%- set recent = var('engagement_recent_days') %}
@@ -14,7 +14,7 @@
 with
 
 points as (
-    select * from {{ ref('int_user_stage_change_points') }}
+    select * from {{ ref('int_stage_change_points_listed') }}
 ),
 
 user_days as (
