@@ -39,3 +39,19 @@ def raw_dir(tmp_path: Path) -> Path:
     target = tmp_path / "raw"
     shutil.copytree(FIXTURE_RAW, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def fixture_warehouse(tmp_path_factory: pytest.TempPathFactory, _isolated_settings: None) -> Path:
+    """The committed fixture built once by `strata run` for the whole session: for tests that
+    only read the marts. Tests that change data or warehouse build their own."""
+    from click.testing import CliRunner
+
+    from strata.cli import main
+
+    work = tmp_path_factory.mktemp("fixture-warehouse")
+    shutil.copytree(FIXTURE_RAW, work / "raw")
+    db = work / "fixture.duckdb"
+    result = CliRunner().invoke(main, ["run", "--raw-dir", str(work / "raw"), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    return db

@@ -23,6 +23,8 @@ class Summary:
     as_of_date: str | None = None
     not_provided: list[str] = field(default_factory=list)
     purchase_gaps: dict | None = None
+    predictions: dict | None = None
+    largest_play: tuple | None = None
 
 
 # Breakdowns the summary shows, and the mart column each comes from.
@@ -74,6 +76,12 @@ def read_summary(db_path: Path) -> Summary:
             names = [column[0] for column in cursor.description]
             row = cursor.fetchone()
             summary.purchase_gaps = dict(zip(names, row, strict=True)) if row else None
+        if _table_columns(con, "marts", "fct_customer_model_fits") and "p_alive" in _table_columns(
+            con, "marts", "dim_users"
+        ):
+            summary.predictions = _predictions(con)
+        if _table_columns(con, "marts", "rpt_play_outcomes"):
+            summary.largest_play = _largest_play(con)
         for label, (schema, table, column) in BREAKDOWNS.items():
             columns = _table_columns(con, schema, table)
             if column not in columns:
@@ -120,6 +128,8 @@ def format_summary(summary: Summary) -> str:
         lines.append(f"users per {label}")
         lines += [f"  {value:<22}{count:>10,}  {count / total:6.1%}" for value, count in rows]
     lines += purchase_gap_lines(summary.purchase_gaps)
+    lines += prediction_lines(summary.predictions)
+    lines += play_lines(summary.largest_play)
     lines.append(f"warehouse: {summary.db_path}")
     return "\n".join(lines)
 
@@ -141,3 +151,70 @@ def purchase_gap_lines(gaps: dict | None) -> list[str]:
             "(docs/segments.md, thresholds that fit the business)"
         )
     return lines
+
+
+def _predictions(con: duckdb.DuckDBPyConnection) -> dict:
+    fits = {
+        model: (converged, message, customers, repeat)
+        for model, converged, message, customers, repeat in con.execute(
+            "select model, is_converged, message, customers_used, repeat_buyers_used"
+            " from marts.fct_customer_model_fits where purpose = 'current'"
+        ).fetchall()
+    }
+    by_stage = con.execute(
+        "select lifecycle_stage, avg(p_alive) from marts.dim_users where p_alive is not null"
+        " group by 1 order by 2 desc, 1"
+    ).fetchall()
+    return {"fits": fits, "p_alive_by_stage": by_stage}
+
+
+def prediction_lines(predictions: dict | None) -> list[str]:
+    """Whether the models were fitted, and mean P(alive) by lifecycle stage."""
+    if not predictions or not predictions["fits"]:
+        return []
+    bg = predictions["fits"].get("bgnbd")
+    if not bg or not bg[0]:
+        reason = bg[1] if bg else "no fit"
+        return [f"predictions: not made ({reason}); p_alive and predicted_clv are null"]
+    gg = predictions["fits"].get("gamma_gamma")
+    spend = "and Gamma-Gamma " if gg and gg[0] else ""
+    lines = [
+        f"predictions: BG/NBD {spend}fitted on {bg[2]:,} buyers ({bg[3]:,} repeat buyers)"
+        + ("" if spend else f"; spend model not fitted ({gg[1] if gg else 'no fit'})")
+    ]
+    stages = ", ".join(f"{stage} {value:.2f}" for stage, value in predictions["p_alive_by_stage"])
+    lines.append(f"  mean p_alive by lifecycle stage: {stages}")
+    return lines
+
+
+def _largest_play(con: duckdb.DuckDBPyConnection) -> tuple | None:
+    """The play with the most closed entries: its treated and holdout sizes, rates and lift."""
+    return con.execute(
+        "select treated.play_id, treated.entry_count, treated.conversion_rate, holdout.entry_count,"
+        " holdout.conversion_rate, treated.lift_pp, treated.lift_ci_low_pp,"
+        " treated.lift_ci_high_pp, treated.is_too_small"
+        " from marts.rpt_play_outcomes as treated"
+        " left join marts.rpt_play_outcomes as holdout"
+        "   on treated.play_id = holdout.play_id and holdout.cohort_grain = 'all'"
+        "   and holdout.group_name = 'holdout'"
+        " where treated.cohort_grain = 'all' and treated.group_name = 'treated'"
+        " order by treated.entry_count + coalesce(holdout.entry_count, 0) desc, treated.play_id"
+        " limit 1"
+    ).fetchone()
+
+
+def play_lines(play: tuple | None) -> list[str]:
+    """The lift of the largest play with its 95% interval, or why it cannot be read yet."""
+    if not play:
+        return ["largest play: no entry has had its whole outcome window yet"]
+    play_id, treated, rate, held, held_rate, lift, low, high, too_small = play
+    head = f"largest play: {play_id}, {treated:,} treated entries"
+    if not held:
+        return [f"{head}, nobody held out (holdout_share is 0): its effect cannot be measured"]
+    line = (
+        f"{head} ({rate:.1%} converted) vs {held:,} held out ({held_rate:.1%}): "
+        f"lift {lift:+.1f} pp (95% CI {low:+.1f} to {high:+.1f})"
+    )
+    if too_small:
+        line += "; too few users to read (docs/outcomes.md)"
+    return [line]

@@ -1,6 +1,6 @@
 -- Every value a user can be given has a playbook row: each lifecycle stage, each RFM segment of
--- the map plus `prospect` and `lapsed`, each of the eight RFM classes and each value tier. A
--- returned row is a value without a play.
+-- the map plus `prospect` and `lapsed`, each of the eight RFM classes, each value tier and each
+-- intent segment. A returned row is a value without a play.
 
 with
 
@@ -8,40 +8,11 @@ playbook as (
     select * from {{ ref('segment_playbook') }}
 ),
 
-segment_map as (
-    select * from {{ ref('rfm_segment_map') }}
-),
-
 required as (
-    {% for stage in lifecycle_stages() %}
-        select
-            'lifecycle_stage' as segment_type,
-            '{{ stage }}' as segment
-        union all
-    {% endfor %}
-    {% for class in ['important_value', 'important_development', 'important_retention',
-        'important_winback', 'potential', 'new', 'pre_churn', 'lost'] %}
-        select
-            'rfm_class' as segment_type,
-            '{{ class }}' as segment
-        union all
-    {% endfor %}
-    {% for tier in ['vip', 'mid', 'low', 'none'] %}
-        select
-            'value_tier' as segment_type,
-            '{{ tier }}' as segment
-        union all
-    {% endfor %}
-    {% for segment in ['prospect', 'lapsed'] %}
-        select
-            'rfm_segment' as segment_type,
-            '{{ segment }}' as segment
-        union all
-    {% endfor %}
-    select distinct
-        'rfm_segment' as segment_type,
-        rfm_segment as segment
-    from segment_map
+    {{ known_segments(
+        ['lifecycle_stage', 'rfm_class', 'intent_segment', 'value_tier', 'rfm_segment'],
+        ['prospect', 'lapsed']
+    ) }}
 )
 
 select required.*

@@ -57,3 +57,35 @@
                 / ({{ baseline_active_days }} * {{ var('engagement_recent_days') }})
     end
 {%- endmacro %}
+
+
+{#- Every value a user can be given for each of `segment_types` (lifecycle_stage, rfm_segment,
+    rfm_class, intent_segment, value_tier), as a select of (segment_type, segment): what a seed
+    keyed by segment must cover. RFM segments are the map's plus `extra_rfm_segments` (the
+    segments outside the map: `prospect` for non-buyers, `lapsed` for buyers outside the window).
+-#}
+{% macro known_segments(segment_types, extra_rfm_segments=['lapsed']) -%}
+    {%- set values = {
+        'lifecycle_stage': lifecycle_stages(),
+        'rfm_class': ['important_value', 'important_development', 'important_retention',
+            'important_winback', 'potential', 'new', 'pre_churn', 'lost'],
+        'intent_segment': ['high_value_at_risk', 'likely_to_buy', 'slipping_away', 'steady'],
+        'value_tier': ['vip', 'mid', 'low', 'none'],
+        'rfm_segment': extra_rfm_segments,
+    } -%}
+    {%- set selects = [] -%}
+    {%- for segment_type in segment_types -%}
+        {%- for segment in values[segment_type] -%}
+            {%- do selects.append(
+                "select '" ~ segment_type ~ "' as segment_type, '" ~ segment ~ "' as segment"
+            ) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if 'rfm_segment' in segment_types -%}
+        {%- do selects.append(
+            "select distinct 'rfm_segment' as segment_type, rfm_segment as segment from "
+            ~ ref('rfm_segment_map')
+        ) -%}
+    {%- endif -%}
+    {{ selects | join('\nunion all\n') }}
+{%- endmacro %}

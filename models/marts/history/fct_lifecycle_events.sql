@@ -1,6 +1,8 @@
 -- One row per user per entry into a lifecycle stage: the feed for automated campaigns. A user who
 -- turned dormant on a day appears once, on that day, with the stage they left. A campaign tool
--- reads it incrementally by event_date (docs/history.md).
+-- reads it incrementally by event_date (docs/history.md), runs the play of the stage entered
+-- (play_id, seeds/segment_playbook.csv) and sends only to is_holdout = false: the held-out users
+-- are what the play's effect is measured against (docs/outcomes.md).
 
 with
 
@@ -15,7 +17,9 @@ final as (
         valid_from as event_date,
         lifecycle_stage as entered_stage,
         previous_stage as left_stage,
-        previous_stage is null as is_first_seen
+        previous_stage is null as is_first_seen,
+        {{ play_id("'lifecycle_stage'", 'lifecycle_stage') }} as play_id,
+        {{ is_holdout('user_id', play_id("'lifecycle_stage'", 'lifecycle_stage')) }} as is_holdout
     from history
 )
 

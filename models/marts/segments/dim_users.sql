@@ -16,6 +16,51 @@ playbook as (
     select * from {{ ref('segment_playbook') }}
 ),
 
+predictions as (
+    select * from {{ ref('int_buyer_predictions_scored') }}
+    where purpose = 'current'
+),
+
+-- Churn risk from P(alive), and the predicted-CLV decile among the buyers with a prediction.
+predicted as (
+    select
+        predictions.*,
+        case
+            when predictions.p_alive < {{ var('churn_risk_high_below') }} then 'high'
+            when predictions.p_alive < {{ var('churn_risk_medium_below') }} then 'medium'
+            when predictions.p_alive is not null then 'low'
+        end as churn_risk,
+        case
+            when predictions.predicted_clv is not null
+                then {{ quantile_from_rank(
+                    'rank() over (partition by predictions.predicted_clv is null'
+                    ~ ' order by predictions.predicted_clv asc)',
+                    'count(*) over (partition by predictions.predicted_clv is null)',
+                    10
+                ) }}
+        end as clv_decile
+    from predictions
+),
+
+intents as (
+    select
+        predicted.*,
+        case
+            when predicted.p_alive is null then null
+            when
+                predicted.clv_decile >= {{ var('intent_high_value_min_decile') }}
+                and predicted.churn_risk in ('high', 'medium')
+                then 'high_value_at_risk'
+            when
+                predicted.expected_purchases_{{ var('prediction_horizon_days')[0] }}d
+                >= {{ var('intent_likely_to_buy_min_purchases') }}
+                then 'likely_to_buy'
+            when predicted.churn_risk = 'high' then 'slipping_away'
+            else 'steady'
+        end as intent_segment
+    from predicted
+),
+
 stage_plays as (
     select segment as lifecycle_stage
     from playbook
@@ -39,10 +84,20 @@ staged as (
         coalesce(scored.rfm_segment, 'prospect') as rfm_segment,
         scored.rfm_class,
         coalesce(scored.value_tier, 'none') as value_tier,
-        scored.monetary_decile
+        scored.monetary_decile,
+        intents.p_alive,
+        {% for days in var('prediction_horizon_days') -%}
+            intents.expected_purchases_{{ days }}d,
+        {% endfor -%}
+        intents.expected_average_order_value,
+        intents.predicted_clv,
+        intents.churn_risk,
+        intents.intent_segment
     from measured
     left join scored
         on measured.user_id = scored.user_id
+    left join intents
+        on measured.user_id = intents.user_id
 ),
 
 -- The play a user gets: their lifecycle stage's, or their RFM segment's when the stage has none.
@@ -81,11 +136,26 @@ final as (
         play_keyed.monetary_decile,
 
         ---------- what to do
+        {{ play_id('play_keyed.play_segment_type', 'play_keyed.play_segment') }} as play_id,
+        {{ is_holdout(
+            'play_keyed.user_id', play_id('play_keyed.play_segment_type', 'play_keyed.play_segment')
+        ) }} as is_holdout,
         play.recommended_action,
         play.objective as action_objective,
         play.channel as action_channel,
         cast(play.priority as integer) as action_priority,
         segment_play.recommended_action as rfm_segment_action,
+
+        ---------- where the user is likely going (docs/predictions.md)
+        play_keyed.p_alive,
+        {% for days in var('prediction_horizon_days') -%}
+            play_keyed.expected_purchases_{{ days }}d,
+        {% endfor -%}
+        play_keyed.expected_average_order_value,
+        play_keyed.predicted_clv,
+        play_keyed.churn_risk,
+        play_keyed.intent_segment,
+        intent_play.recommended_action as intent_action,
 
         ---------- metrics as of D
         play_keyed.first_seen_date,
@@ -134,6 +204,10 @@ final as (
         on
             segment_play.segment_type = 'rfm_segment'
             and play_keyed.rfm_segment = segment_play.segment
+    left join playbook as intent_play
+        on
+            intent_play.segment_type = 'intent_segment'
+            and play_keyed.intent_segment = intent_play.segment
 )
 
 select * from final

@@ -1,0 +1,87 @@
+-- One row per entry into a lifecycle stage (fct_lifecycle_events) with what the user did in the
+-- outcome window after it: whether they converted (for the plays of the inactive stages, dormant
+-- and churned, coming back to any activity; for the other plays, purchasing) on days e + 1 to
+-- e + N after the entry day e (N is var outcome_window_days; the play goes out after the day's
+-- build), the revenue of those days, and whether the window has closed by D. What
+-- rpt_play_outcomes and the semantic layer's conversion metrics aggregate.
+
+{%- set window = var('outcome_window_days') %}
+
+with
+
+events as (
+    select * from {{ ref('fct_lifecycle_events') }}
+),
+
+user_days as (
+    select * from {{ ref('int_user_days_aggregated') }}
+),
+
+as_of as (
+    select * from {{ ref('int_as_of_dates_resolved') }}
+),
+
+-- Each entry with what the user did in the window after it.
+entries as (
+    select
+        events.event_id,
+        events.user_id,
+        events.play_id,
+        events.entered_stage,
+        events.event_date,
+        events.is_holdout,
+        events.entered_stage in ('dormant', 'churned') as is_return_play,
+        cast({{ dbt.dateadd('day', window, 'events.event_date') }} as date) <= as_of.as_of_date
+            as is_window_closed
+    from events
+    cross join as_of
+),
+
+outcomes as (
+    select
+        entries.event_id,
+        max(case when user_days.activity_date is not null then 1 else 0 end) as returned,
+        max(case when user_days.purchases > 0 then 1 else 0 end) as purchased,
+        coalesce(sum(user_days.revenue), 0) as revenue_in_window
+    from entries
+    left join user_days
+        on
+            entries.user_id = user_days.user_id
+            and entries.event_date < user_days.activity_date
+            and cast({{ dbt.dateadd('day', window, 'entries.event_date') }} as date)
+            >= user_days.activity_date
+    group by entries.event_id
+),
+
+scored as (
+    select
+        entries.*,
+        case
+            when entries.is_return_play then outcomes.returned
+            else outcomes.purchased
+        end as converted,
+        outcomes.revenue_in_window
+    from entries
+    inner join outcomes
+        on entries.event_id = outcomes.event_id
+),
+
+final as (
+    select
+        event_id,
+        user_id,
+        play_id,
+        'lifecycle_stage' as segment_type,
+        entered_stage as segment,
+        event_date,
+        is_holdout,
+        case when is_return_play then 'return_to_activity' else 'purchase' end as conversion_goal,
+        cast({{ dbt.dateadd('day', window, 'event_date') }} as date) as window_end_date,
+        is_window_closed,
+        converted = 1 as has_converted,
+        cast(converted as integer) as conversions,
+        cast(revenue_in_window as decimal(38, 2)) as revenue_in_window
+    from scored
+)
+
+select * from final
