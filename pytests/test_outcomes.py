@@ -151,9 +151,14 @@ def test_realised_holdout_share_is_within_a_point_for_large_plays(treated_shop) 
         " group by play_id",
     )
     large = [(play, n, share) for play, n, share in plays if n > 1000]
-    assert all(flags == 1 for _, flags in rows(  # a user is in one group of a play, always
-        db, "select user_id || play_id, count(distinct is_holdout) from marts.fct_lifecycle_events"
-        " group by 1 order by 2 desc limit 1"))
+    assert all(
+        flags == 1
+        for _, flags in rows(  # a user is in one group of a play, always
+            db,
+            "select user_id || play_id, count(distinct is_holdout) from marts.fct_lifecycle_events"
+            " group by 1 order by 2 desc limit 1",
+        )
+    )
     assert len(large) >= 5, plays  # every stage's play has thousands of entries at this size
     for play, n, share in large:
         assert abs(share - 0.10) <= 0.01, (play, n, share)
@@ -180,6 +185,7 @@ def test_measured_lift_recovers_the_planted_effect(treated_shop) -> None:
     expected_lift = 100 * planted["expected_lift"]
     assert low <= true_lift <= high, (low, true_lift, high)
     assert low <= expected_lift <= high, (low, expected_lift, high)
+    assert low < lift < high and abs(lift - expected_lift) < (high - low) / 2
     assert low > 0  # the play visibly worked
     # and the plays without a planted effect show none: their intervals cover 0 at this size
     untouched = rows(
@@ -243,8 +249,8 @@ def test_summary_line_of_the_largest_play() -> None:
 
     play = ("lifecycle_stage:dormant", 9000, 0.25, 1000, 0.2, 5.0, 2.1, 7.9, False)
     assert play_lines(play) == [
-        "largest play: lifecycle_stage:dormant, 9,000 treated entries (25.0% converted) vs 1,000 held"
-        " out (20.0%): lift +5.0 pp (95% CI +2.1 to +7.9)"
+        "largest play: lifecycle_stage:dormant, 9,000 treated entries (25.0% converted)"
+        " vs 1,000 held out (20.0%): lift +5.0 pp (95% CI +2.1 to +7.9)"
     ]
     small = ("lifecycle_stage:new", 40, 0.5, 4, 0.25, 25.0, -20.0, 70.0, True)
     assert play_lines(small)[0].endswith("; too few users to read (docs/outcomes.md)")

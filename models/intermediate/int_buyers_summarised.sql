@@ -19,71 +19,75 @@ as_of as (
     select * from {{ ref('int_as_of_dates_resolved') }}
 ),
 
-cutoffs as (
-    select
-        'current' as purpose,
-        as_of_date as cutoff_date,
-        as_of_date
-    from as_of
-    union all
-    select
-        'calibration' as purpose,
-        {{ days_before('as_of_date', holdout) }} as cutoff_date,
-        as_of_date
-    from as_of
-),
-
 purchase_days as (
     select
-        user_id,
-        activity_date,
-        revenue
+        user_days.user_id,
+        user_days.activity_date,
+        user_days.revenue,
+        -- the revenue of the buyer's first purchase day, on that day's row only
+        case
+            when
+                user_days.activity_date
+                = min(user_days.activity_date) over (partition by user_days.user_id)
+                then user_days.revenue
+        end as first_day_revenue,
+        {{ days_before('as_of.as_of_date', holdout) }} as calibration_date,
+        as_of.as_of_date
     from user_days
-    where purchases > 0
+    cross join as_of
+    where user_days.purchases > 0
 ),
 
--- Each buyer's purchase days up to each cut-off, numbered from the first.
-histories as (
+-- One pass over each buyer's purchase days gives both cut-offs (the first purchase day is the
+-- same for both when the buyer had bought by the earlier one) and the holdout that follows it.
+per_buyer as (
     select
-        cutoffs.purpose,
-        cutoffs.cutoff_date,
-        purchase_days.user_id,
-        purchase_days.activity_date,
-        purchase_days.revenue,
-        row_number() over (
-            partition by cutoffs.purpose, purchase_days.user_id
-            order by purchase_days.activity_date asc
-        ) as day_number
-    from cutoffs
-    inner join purchase_days
-        on purchase_days.activity_date <= cutoffs.cutoff_date
+        user_id,
+        max(as_of_date) as as_of_date,
+        max(calibration_date) as calibration_date,
+        min(activity_date) as first_purchase_date,
+        max(activity_date) as last_purchase_date,
+        count(*) - 1 as repeat_purchase_days,
+        sum(revenue) - sum(first_day_revenue) as repeat_revenue,
+        max(case when activity_date <= calibration_date then activity_date end)
+            as calibration_last_purchase_date,
+        sum(case when activity_date <= calibration_date then 1 else 0 end) - 1
+            as calibration_repeat_purchase_days,
+        sum(case when activity_date <= calibration_date then revenue end)
+        - sum(first_day_revenue) as calibration_repeat_revenue,
+        sum(case when activity_date > calibration_date then 1 else 0 end)
+            as holdout_purchase_days,
+        coalesce(sum(case when activity_date > calibration_date then revenue end), 0)
+            as holdout_revenue
+    from purchase_days
+    group by user_id
 ),
 
 summarised as (
     select
-        purpose,
-        cutoff_date,
+        'current' as purpose,
+        as_of_date as cutoff_date,
         user_id,
-        min(activity_date) as first_purchase_date,
-        max(activity_date) as last_purchase_date,
-        count(*) - 1 as repeat_purchase_days,
-        sum(case when day_number > 1 then revenue end) as repeat_revenue
-    from histories
-    group by purpose, cutoff_date, user_id
-),
-
--- What happened after the calibration cut-off, up to D.
-holdout as (
+        first_purchase_date,
+        last_purchase_date,
+        repeat_purchase_days,
+        repeat_revenue,
+        cast(null as {{ dbt.type_bigint() }}) as holdout_purchase_days,
+        cast(null as decimal(38, 2)) as holdout_revenue
+    from per_buyer
+    union all
     select
-        purchase_days.user_id,
-        count(*) as holdout_purchase_days,
-        sum(purchase_days.revenue) as holdout_revenue
-    from purchase_days
-    cross join as_of
-    where
-        purchase_days.activity_date > {{ days_before('as_of.as_of_date', holdout) }}
-        and purchase_days.activity_date <= as_of.as_of_date
-    group by purchase_days.user_id
+        'calibration' as purpose,
+        calibration_date as cutoff_date,
+        user_id,
+        first_purchase_date,
+        calibration_last_purchase_date as last_purchase_date,
+        calibration_repeat_purchase_days as repeat_purchase_days,
+        calibration_repeat_revenue as repeat_revenue,
+        holdout_purchase_days,
+        holdout_revenue
+    from per_buyer
+    where first_purchase_date <= calibration_date
 ),
 
 final as (
@@ -93,27 +97,21 @@ final as (
         summarised.user_id,
         summarised.first_purchase_date,
         cast(summarised.repeat_purchase_days as integer) as repeat_purchase_days,
-        cast({{ days_between('summarised.first_purchase_date', 'summarised.last_purchase_date') }}
-            as integer) as days_first_to_last,
-        cast({{ days_between('summarised.first_purchase_date', 'summarised.cutoff_date') }}
-            as integer) as days_first_to_cutoff,
+        cast(
+            {{ days_between('summarised.first_purchase_date', 'summarised.last_purchase_date') }}
+            as integer
+        ) as days_first_to_last,
+        cast(
+            {{ days_between('summarised.first_purchase_date', 'summarised.cutoff_date') }}
+            as integer
+        ) as days_first_to_cutoff,
         case
             when summarised.repeat_purchase_days > 0
                 then cast(summarised.repeat_revenue as double) / summarised.repeat_purchase_days
         end as mean_repeat_spend,
-        case
-            when summarised.purpose = 'calibration'
-                then cast(coalesce(holdout.holdout_purchase_days, 0) as integer)
-        end as holdout_purchase_days,
-        case
-            when summarised.purpose = 'calibration'
-                then cast(coalesce(holdout.holdout_revenue, 0) as decimal(38, 2))
-        end as holdout_revenue
+        cast(summarised.holdout_purchase_days as integer) as holdout_purchase_days,
+        cast(summarised.holdout_revenue as decimal(38, 2)) as holdout_revenue
     from summarised
-    left join holdout
-        on
-            summarised.purpose = 'calibration'
-            and summarised.user_id = holdout.user_id
 )
 
 select * from final

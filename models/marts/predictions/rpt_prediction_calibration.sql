@@ -26,11 +26,15 @@ as_of as (
     select * from {{ ref('int_as_of_dates_resolved') }}
 ),
 
+cutoff as (
+    select distinct cutoff_date from buyers
+),
+
 -- The RFM segments of the last snapshot on or before the cut-off.
 segment_snapshot as (
     select max(snapshots.snapshot_date) as snapshot_date
     from snapshots
-    inner join (select distinct cutoff_date from buyers) as cutoff
+    inner join cutoff
         on snapshots.snapshot_date <= cutoff.cutoff_date
 ),
 
