@@ -16,9 +16,14 @@ FIXTURE_DB := warehouse/fixture.duckdb
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
+# numpy's first import (a dbt Python model, in one of dbt's threads) sets and deletes these, which
+# races with threads reading the environment (strata/dbt_runner.py says the same for its runs).
+export OPENBLAS_MAIN_FREE := 1
+export GOTOBLAS_MAIN_FREE := 1
+
 .PHONY: install install-spark run test test-season test-spark bench lint dbt-test semantic pytest demo-data clean
 
-install: $(STAMP)
+install: $(STAMP) $(CHROMIUM)
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +31,14 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		--constraint requirements/constraints.txt --editable '.[dev,metricflow]'
 	@touch $@
+
+# Headless Chromium for the report's browser test (pytests/test_report.py): Debian's package,
+# never playwright's own browser download. Installed once; as root, or through sudo.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) apt-get install -y -qq \
+		--no-install-recommends chromium fonts-dejavu-core
 
 # Demo data is generated once (deterministic: same seed, same users) into a git-ignored folder.
 demo-data: $(STAMP)
@@ -39,8 +52,8 @@ test: lint dbt-test semantic pytest
 
 lint: $(STAMP)
 	STRATA_RAW_DIR=$(FIXTURE_DIR) $(BIN)/sqlfluff lint models macros tests analyses
-	$(BIN)/ruff check strata pytests
-	$(BIN)/ruff format --check strata pytests
+	$(BIN)/ruff check strata tools pytests
+	$(BIN)/ruff format --check strata tools pytests
 
 # The committed fixture: a few dozen hand-written rows covering every cleaning rule. Most of them
 # are dirt by design, so the quarantined-share guard is lifted for it (pytest tests the guards).
@@ -56,11 +69,12 @@ dbt-test: $(STAMP)
 semantic: $(STAMP)
 	STRATA_RAW_DIR=$(FIXTURE_DIR) STRATA_DB_PATH=$(FIXTURE_DB) $(BIN)/mf validate-configs
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest --durations=10
 
-# A season of simulated daily runs (issue #14, docs/scheduling.md): outages, late and corrected
-# data, a refused day, a killed run and backfills, each publish compared with a fresh build.
+# Sequences of daily runs, each warehouse compared with a fresh build for the same date: a season
+# of simulated runs (issue #14, docs/scheduling.md: outages, late and corrected data, a refused day,
+# a killed run, backfills) and incremental deliveries (issue #19, pytests/test_incremental.py).
 test-season: $(STAMP)
 	$(BIN)/pytest -m season --durations=5
 
@@ -97,7 +111,7 @@ define compare_engines
 	STRATA_SPARK_DIR=$(CURDIR)/$(SPARK_WORK)/$(1)/spark SPARK_LOCAL_IP=127.0.0.1 \
 		$(BIN)/strata run --target spark --raw-dir $(2) --as-of $(3) --vars '$(SPARK_VARS)' \
 		--db $(SPARK_WORK)/$(1)/spark/state.duckdb
-	$(BIN)/python -m strata.engines --duckdb $(SPARK_WORK)/$(1)/duckdb.duckdb \
+	$(BIN)/python -m tools.engines --duckdb $(SPARK_WORK)/$(1)/duckdb.duckdb \
 		--spark-dir $(SPARK_WORK)/$(1)/spark
 endef
 
@@ -114,15 +128,15 @@ test-spark: install-spark
 	$(BIN)/strata status --db $(SPARK_WORK)/demo/spark/state.duckdb --limit 1
 
 # ---- Benchmark (issue #9, docs/benchmarks.md): prints figures, asserts none ----
-# BENCH_USERS: the sizes; BENCH_10M=1 adds the 10M-user step (generating it alone takes about
-# 19 GB; not yet run, see docs/benchmarks.md).
+# BENCH_USERS: the sizes; BENCH_10M=1 adds the 10M-user step (generate, build and baseline; most
+# of an hour on 2 cores, see docs/benchmarks.md).
 BENCH_USERS ?= 100000 1000000
 BENCH_DOCS ?= docs/benchmarks.md
 # dbt threads for the benchmark: 1, because DuckDB already spreads each model over every core.
 BENCH_THREADS ?= 1
 
 bench: $(STAMP)
-	$(BIN)/python -m strata.bench --users $(BENCH_USERS) $(if $(BENCH_10M),--with-10m) \
+	$(BIN)/python -m tools.bench $(addprefix --users ,$(BENCH_USERS)) $(if $(BENCH_10M),--with-10m) \
 		--threads $(BENCH_THREADS) --docs $(BENCH_DOCS)
 
 clean:

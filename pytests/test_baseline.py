@@ -7,10 +7,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from click.testing import CliRunner
 
-from strata.baseline import compare_with_strata, run_baseline
-from strata.cli import main
+from tools.baseline import compare_with_strata, run_baseline
 
 pytestmark = pytest.mark.slow
 
@@ -19,14 +17,18 @@ AS_OF = "2025-06-03"
 
 
 @pytest.fixture
-def built(raw_dir: Path, tmp_path: Path) -> Path:
-    db = tmp_path / "w.duckdb"
-    result = CliRunner().invoke(
-        main,
-        ["run", "--raw-dir", str(raw_dir), "--db", str(db), "--as-of", AS_OF, "--no-publish"],
-    )
-    assert result.exit_code == 0, result.output
-    return db
+def built(fixture_run) -> Path:
+    """The session's fixture build: as of the fixture's latest day with data, AS_OF."""
+    with duckdb.connect(str(fixture_run.db), read_only=True) as con:
+        assert (
+            str(con.execute("select max(as_of_date) from marts.dim_users").fetchone()[0]) == AS_OF
+        )
+    return fixture_run.db
+
+
+@pytest.fixture
+def raw_dir(fixture_run) -> Path:
+    return fixture_run.raw
 
 
 def test_baseline_agrees_with_strata_on_every_fixture_user(raw_dir: Path, built: Path) -> None:

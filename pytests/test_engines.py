@@ -14,8 +14,8 @@ import duckdb
 from click.testing import CliRunner
 
 from strata.cli import main
-from strata.engines import compare_builds, compare_table, normalize_value, read_duckdb, report
 from strata.settings import Settings
+from tools.engines import compare_builds, compare_table, normalize_value, read_duckdb, report
 
 COLUMNS = ["user_id", "as_of_date", "monetary", "session_minutes"]
 
@@ -96,6 +96,30 @@ def test_read_duckdb_reads_every_table_of_the_schemas(tmp_path: Path) -> None:
         con.execute("create table strata_raw.orders as select 1 as order_id")
     tables = read_duckdb(path, ["marts"])
     assert tables == {("marts", "dim_users"): (["user_id", "monetary"], [("u1", Decimal("2.5"))])}
+
+
+def test_read_duckdb_reads_times_and_dates_as_integers(tmp_path: Path) -> None:
+    """As read_spark() reads them: Python's datetime cannot hold a time in year 0."""
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema staging")
+        con.execute(
+            "create table staging.t as select timestamp '1970-01-01 00:00:01' as at,"
+            " date '1970-01-03' as on_day, timestamp '0000-12-31 23:00:00' as ancient"
+        )
+    [(columns, rows)] = read_duckdb(path, ["staging"]).values()
+    assert columns == ["at", "on_day", "ancient"]
+    assert rows == [(1_000_000, 2, -62_135_600_400_000_000)]
+
+
+def test_bookkeeping_columns_are_not_compared() -> None:
+    """When a build wrote a row, and its file's fingerprint (DuckDB only), say nothing about it."""
+    columns = ["order_id", "_loaded_at", "source_file_fingerprint"]
+    duckdb_rows = table([("o1", 1, "12|2026-12-01|99")], columns)
+    spark_rows = table([("o1", 2, None)], columns)
+    assert compare_table("staging", "base_shop__orders", duckdb_rows, spark_rows).equal
+    changed = table([("o2", 1, None)], columns)
+    assert not compare_table("staging", "base_shop__orders", duckdb_rows, changed).equal
 
 
 def test_spark_targets_are_recognised() -> None:

@@ -2,7 +2,7 @@
 
 `make test-spark` builds the fixture data on both engines for the same as-of date and then runs
 
-    python -m strata.engines --duckdb warehouse/engines.duckdb --spark-dir warehouse/spark
+    python -m tools.engines --duckdb warehouse/engines.duckdb --spark-dir warehouse/spark
 
 which reads each table of the compared schemas from both builds, normalises values that the two
 engines represent differently without meaning anything different (a decimal's scale, a double's
@@ -15,7 +15,6 @@ same ones the `spark` dbt target writes (env STRATA_SPARK_DIR, see profiles.yml)
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 import sys
@@ -26,12 +25,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import click
 import duckdb
 
 DEFAULT_SCHEMAS = ("reference", "staging", "intermediate", "marts")
 # Doubles are compared to this many significant digits: the engines sum and average in
 # different orders, which moves the last bits and nothing else.
 SIGNIFICANT_DIGITS = 9
+# Bookkeeping of the incremental tables (docs/decisions.md, "One new day is a small build"): when a
+# build wrote the row, and the fingerprint of its raw file (DuckDB lists files; Spark, which
+# always builds in full, has none). They say nothing about the data and are not compared.
+BOOKKEEPING_COLUMNS = ("_loaded_at", "source_file_fingerprint")
 # Rows shown per table when a comparison fails.
 EXAMPLES = 5
 
@@ -80,6 +84,15 @@ class TableComparison:
         return self.problem is None and self.differing_rows == 0
 
 
+def _without_bookkeeping(
+    columns: list[str], rows: list[Sequence[object]]
+) -> tuple[list[str], list[Sequence[object]]]:
+    kept = [index for index, name in enumerate(columns) if name.lower() not in BOOKKEEPING_COLUMNS]
+    if len(kept) == len(columns):
+        return columns, rows
+    return [columns[index] for index in kept], [[row[index] for index in kept] for row in rows]
+
+
 def compare_table(
     schema: str,
     table: str,
@@ -91,8 +104,8 @@ def compare_table(
     if left is None or right is None:
         result.problem = f"missing on {'DuckDB' if left is None else 'Spark'}"
         return result
-    left_columns, left_rows = left
-    right_columns, right_rows = right
+    left_columns, left_rows = _without_bookkeeping(*left)
+    right_columns, right_rows = _without_bookkeeping(*right)
     result.left_rows, result.right_rows = len(left_rows), len(right_rows)
     left_names = [column.lower() for column in left_columns]
     right_names = [column.lower() for column in right_columns]
@@ -121,7 +134,22 @@ def read_duckdb(path: Path, schemas: Sequence[str]) -> dict[tuple[str, str], tup
         ).fetchall()
         tables = {}
         for schema, table in names:
-            cursor = con.execute(f'select * from "{schema}"."{table}"')
+            types = con.execute(
+                "select column_name, data_type from information_schema.columns"
+                " where table_schema = ? and table_name = ? order by ordinal_position",
+                [schema, table],
+            ).fetchall()
+            listed = ", ".join(
+                (
+                    f'epoch_us("{name}") as "{name}"'
+                    if kind.startswith("TIMESTAMP")
+                    else f"date_diff('day', date '1970-01-01', \"{name}\") as \"{name}\""
+                    if kind == "DATE"
+                    else f'"{name}"'
+                )
+                for name, kind in types
+            )
+            cursor = con.execute(f'select {listed} from "{schema}"."{table}"')
             columns = [description[0] for description in cursor.description]
             tables[(schema, table)] = (columns, cursor.fetchall())
         return tables
@@ -157,6 +185,21 @@ def spark_session(spark_dir: Path):
     )
 
 
+def _comparable(frame, field):
+    """A Spark column as compared: times and dates as integers (microseconds and days since
+    1970-01-01, as read_duckdb() reads them), since Python's datetime cannot hold every instant
+    either engine can (a time in year 0, from an ancient raw value moved to UTC)."""
+    from pyspark.sql import functions
+    from pyspark.sql.types import DateType, TimestampNTZType, TimestampType
+
+    column = frame[f"`{field.name}`"]
+    if isinstance(field.dataType, TimestampType | TimestampNTZType):
+        return functions.unix_micros(column.cast("timestamp")).alias(field.name)
+    if isinstance(field.dataType, DateType):
+        return functions.unix_date(column).alias(field.name)
+    return column
+
+
 def read_spark(spark, schemas: Sequence[str]) -> dict[tuple[str, str], tuple]:
     """Every table and view of `schemas` in the Spark catalog, keyed like read_duckdb()."""
     tables = {}
@@ -167,6 +210,7 @@ def read_spark(spark, schemas: Sequence[str]) -> dict[tuple[str, str], tuple]:
             if table.isTemporary:
                 continue
             frame = spark.table(f"`{schema}`.`{table.name}`")
+            frame = frame.select(*(_comparable(frame, field) for field in frame.schema.fields))
             tables[(schema, table.name)] = (frame.columns, [tuple(row) for row in frame.collect()])
     return tables
 
@@ -215,34 +259,47 @@ def report(results: list[TableComparison], out=None) -> bool:
     return not failed
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m strata.engines",
-        description="Compare a DuckDB build of strata with a local Spark build, row for row.",
-    )
-    parser.add_argument("--duckdb", type=Path, required=True, help="The DuckDB warehouse file.")
-    parser.add_argument(
-        "--spark-dir",
-        type=Path,
-        default=Path(os.environ.get("STRATA_SPARK_DIR", "warehouse/spark")),
-        help="The local Spark build's folder [$STRATA_SPARK_DIR or warehouse/spark].",
-    )
-    parser.add_argument("--schemas", nargs="+", default=list(DEFAULT_SCHEMAS))
-    args = parser.parse_args(argv)
-    if not args.duckdb.is_file():
-        print(f"strata: no DuckDB build at {args.duckdb}", file=sys.stderr)
-        return 2
-    if not (args.spark_dir / "metastore_db").is_dir():
-        print(f"strata: no Spark build at {args.spark_dir} (no metastore_db)", file=sys.stderr)
-        return 2
-    duckdb_tables = read_duckdb(args.duckdb, args.schemas)
-    spark = spark_session(args.spark_dir)
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "--duckdb",
+    "duckdb_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The DuckDB warehouse file.",
+)
+@click.option(
+    "--spark-dir",
+    type=click.Path(path_type=Path),
+    envvar="STRATA_SPARK_DIR",
+    default=Path("warehouse/spark"),
+    help="The local Spark build's folder [$STRATA_SPARK_DIR or warehouse/spark].",
+)
+@click.option(
+    "--schemas",
+    multiple=True,
+    default=(",".join(DEFAULT_SCHEMAS),),
+    show_default=True,
+    help="Schemas to compare, comma-separated (or the option repeated).",
+)
+def main(duckdb_path: Path, spark_dir: Path, schemas: tuple[str, ...]) -> None:
+    """Compare a DuckDB build of strata with a local Spark build, row for row."""
+    schemas = tuple(name.strip() for value in schemas for name in value.split(",") if name.strip())
+    if not duckdb_path.is_file():
+        click.echo(f"strata: no DuckDB build at {duckdb_path}", err=True)
+        sys.exit(2)
+    if not (spark_dir / "metastore_db").is_dir():
+        click.echo(f"strata: no Spark build at {spark_dir} (no metastore_db)", err=True)
+        sys.exit(2)
+    duckdb_tables = read_duckdb(duckdb_path, schemas)
+    spark = spark_session(spark_dir)
     try:
-        spark_tables = read_spark(spark, args.schemas)
+        spark_tables = read_spark(spark, schemas)
     finally:
         spark.stop()
-    return 0 if report(compare_builds(duckdb_tables, spark_tables)) else 1
+    sys.exit(0 if report(compare_builds(duckdb_tables, spark_tables)) else 1)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(prog_name="python -m tools.engines")

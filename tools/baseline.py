@@ -1,10 +1,18 @@
-"""The benchmark's baseline: one hand-written DuckDB query over the raw files (make bench).
+"""The benchmark's hand-written queries over the raw files (make bench): baseline and floor.
 
 `run_baseline` fills bench/baseline_duckdb.sql with the raw files, the seed files and the rule
 thresholds from dbt_project.yml's vars, runs it on a fresh in-memory DuckDB and returns every
 user's (user_id, lifecycle_stage, r_score, f_score, m_score) with the wall time the query took.
 `compare_with_strata` checks those rows against marts.dim_users of a strata build: the benchmark
 compares times only when the two agree on every user.
+
+`run_floor` does the same with bench/floor_duckdb.sql, the "plain floor": the same answers
+computed with `try_cast` and no cleaning rule at all, so its rows are not expected to agree with
+strata's; it only says how fast the raw files can be turned into stages and scores at all.
+
+A raw table is read from the layouts strata accepts for Parquet and CSV: `<table>.csv`,
+`<table>.csv.gz`, `<table>.parquet`, or a folder `<table>/` of Parquet files (one per delivery,
+in the folder itself or in folders below it).
 """
 
 from __future__ import annotations
@@ -17,7 +25,11 @@ from string import Template
 import duckdb
 import yaml
 
-QUERY = Path(__file__).resolve().parent.parent / "bench" / "baseline_duckdb.sql"
+BENCH_SQL = Path(__file__).resolve().parent.parent / "bench"
+QUERY = BENCH_SQL / "baseline_duckdb.sql"
+FLOOR_QUERY = BENCH_SQL / "floor_duckdb.sql"
+# The stage and score rules both queries end with, written once.
+RULES = BENCH_SQL / "stages_and_scores_duckdb.sql"
 VARS = (
     "reporting_currency",
     "excluded_user_pattern",
@@ -46,17 +58,24 @@ def _raw_table(raw_dir: Path, table: str) -> str:
     parquet = raw_dir / f"{table}.parquet"
     if parquet.exists():
         return f"read_parquet({_literal(parquet)})"
-    csv = raw_dir / f"{table}.csv"
-    if csv.exists():
-        return f"read_csv({_literal(csv)}, header = true, all_varchar = true)"
-    raise FileNotFoundError(f"no {table}.parquet or {table}.csv in {raw_dir}")
+    for csv in (raw_dir / f"{table}.csv", raw_dir / f"{table}.csv.gz"):
+        if csv.exists():
+            return f"read_csv({_literal(csv)}, header = true, all_varchar = true)"
+    folder = raw_dir / table
+    if folder.is_dir() and any(folder.rglob("*.parquet")):
+        # One file per delivery, in the folder or below it (`loaded_at=.../part-0.parquet`),
+        # columns matched by name, as strata reads the folder.
+        return f"read_parquet({_literal(folder / '**' / '*.parquet')}, union_by_name = true)"
+    raise FileNotFoundError(
+        f"no {table}.parquet, {table}.csv, {table}.csv.gz or {table}/**/*.parquet in {raw_dir}"
+    )
 
 
 def project_vars(project_dir: Path) -> dict[str, object]:
     return yaml.safe_load((project_dir / "dbt_project.yml").read_text())["vars"]
 
 
-def render(raw_dir: Path, as_of_date: str, project_dir: Path) -> str:
+def render(raw_dir: Path, as_of_date: str, project_dir: Path, query: Path = QUERY) -> str:
     values = project_vars(project_dir)
     if values.get("rfm_window_days") is None or values.get("rfm_scoring") != "quantile":
         raise ValueError("the baseline implements the default RFM settings only")
@@ -74,7 +93,8 @@ def render(raw_dir: Path, as_of_date: str, project_dir: Path) -> str:
         future_limit=f"timestamp '{future:%Y-%m-%d %H:%M:%S}'",
         past_limit=f"timestamp '{dt.date.fromisoformat(str(values['min_event_date']))} 00:00:00'",
     )
-    return Template(QUERY.read_text()).substitute(mapping)
+    mapping["stages_and_scores"] = Template(RULES.read_text()).substitute(mapping)
+    return Template(query.read_text()).substitute(mapping)
 
 
 def run_baseline(
@@ -83,9 +103,10 @@ def run_baseline(
     *,
     project_dir: Path,
     memory_limit: str | None = None,
+    query: Path = QUERY,
 ) -> tuple[list[tuple], float]:
     """Every user's stage and scores as of `as_of_date`, and the seconds the query took."""
-    sql = render(raw_dir, as_of_date, project_dir)
+    sql = render(raw_dir, as_of_date, project_dir, query)
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
@@ -96,6 +117,19 @@ def run_baseline(
         return rows, time.perf_counter() - started
     finally:
         con.close()
+
+
+def run_floor(
+    raw_dir: Path,
+    as_of_date: str,
+    *,
+    project_dir: Path,
+    memory_limit: str | None = None,
+) -> tuple[list[tuple], float]:
+    """The plain floor's rows (same shape as the baseline's) and the seconds its query took."""
+    return run_baseline(
+        raw_dir, as_of_date, project_dir=project_dir, memory_limit=memory_limit, query=FLOOR_QUERY
+    )
 
 
 def compare_with_strata(db_path: Path, rows: list[tuple]) -> list[str]:

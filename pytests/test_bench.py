@@ -1,0 +1,222 @@
+"""The benchmark's own machinery (tools/bench, make bench), on small hand-made data: the figures it
+prints are only as good as the deliveries it splits, the equality it checks before printing the
+new-day share and the way it reports a difference. No time is asserted anywhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+from click.testing import CliRunner
+
+from tools.baseline import run_baseline, run_floor
+from tools.bench.checks import schema_differences
+from tools.bench.cli import _sizes
+from tools.bench.cli import main as bench_main
+from tools.bench.deliveries import deliver, split_deliveries
+from tools.bench.measure import Step, run_measured, step_command, step_env
+from tools.bench.report import render, write_docs
+from tools.bench.run import NewDay, SizeResult
+from tools.bench.step import main as step_main
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+AS_OF = "2025-06-03"
+DAY = dt.date(2026, 6, 30)
+
+
+def write_parquet(path: Path, select: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as con:
+        con.execute(f"copy ({select}) to '{path}' (format parquet)")
+
+
+def count(path: Path) -> int:
+    with duckdb.connect() as con:
+        return con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
+
+
+def test_split_puts_the_new_day_aside_and_deliver_lands_it(tmp_path: Path) -> None:
+    source, raw, pending = tmp_path / "source", tmp_path / "raw", tmp_path / "pending"
+    for table, column in (("orders", "ordered_at"), ("sessions", "started_at")):
+        write_parquet(
+            source / f"{table}.parquet",
+            f"select * from (values ('a', '2026-06-29T23:59:59Z'), ('b', '2026-06-30T00:00:00Z'),"
+            f" ('c', '2026-06-30T01:00:00+02:00'), ('d', 'not a time'), ('e', '2027-01-01'))"
+            f" as t(id, {column})",
+        )
+    counts = split_deliveries(source, raw, pending, DAY)
+    # 01:00+02:00 on the 30th is the 29th in UTC; an unparseable time arrives with the history;
+    # a future row arrives with the new day's file.
+    assert counts == {
+        "orders/history.parquet": 3,
+        "orders/2026-06-30.parquet": 2,
+        "sessions/history.parquet": 3,
+        "sessions/2026-06-30.parquet": 2,
+    }
+    assert sorted(p.name for p in (raw / "orders").iterdir()) == ["history.parquet"]
+    delivered = deliver(pending, raw)
+    assert [p.relative_to(raw).as_posix() for p in delivered] == [
+        "orders/2026-06-30.parquet",
+        "sessions/2026-06-30.parquet",
+    ]
+    assert count(raw / "orders" / "*.parquet") == 5
+    assert not list(pending.glob("*/*.parquet"))
+
+
+def marts(path: Path, rows: str, extra: str = "") -> Path:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts")
+        con.execute(f"create table marts.dim_users as select * from (values {rows}) t(id, n)")
+        if extra:
+            con.execute(extra)
+    return path
+
+
+def test_marts_are_compared_row_for_row_both_ways(tmp_path: Path) -> None:
+    left = marts(tmp_path / "l.duckdb", "('a', 1), ('a', 1), ('b', 2)")
+    same = marts(tmp_path / "s.duckdb", "('b', 2), ('a', 1), ('a', 1)")
+    assert schema_differences(left, same) == []
+    # A duplicate row lost counts: EXCEPT ALL, not EXCEPT.
+    fewer = marts(tmp_path / "f.duckdb", "('a', 1), ('b', 2)")
+    assert schema_differences(left, fewer) == ["dim_users: 1 rows only incremental, 0 only fresh"]
+    more = marts(
+        tmp_path / "m.duckdb",
+        "('a', 1), ('a', 1), ('b', 2)",
+        "create table marts.fct_extra as select 1 as x",
+    )
+    assert schema_differences(left, more) == [
+        "tables differ: only incremental [], only fresh ['fct_extra']"
+    ]
+    # Nothing to compare is not "equal".
+    empty = tmp_path / "e.duckdb"
+    duckdb.connect(str(empty)).close()
+    assert schema_differences(empty, empty) == ["no tables in schema marts on either side"]
+
+
+def test_the_baseline_reads_a_folder_of_deliveries_like_one_file(
+    raw_dir: Path, tmp_path: Path
+) -> None:
+    """Same rows split over two delivery files give the baseline the same answer."""
+    folder = tmp_path / "delivered"
+    for table in ("orders", "sessions"):
+        rows = f"read_csv('{raw_dir / table}.csv', header = true, all_varchar = true)"
+        with duckdb.connect() as con:
+            total = con.execute(f"select count(*) from {rows}").fetchone()[0]
+        half = total // 2
+        write_parquet(
+            folder / table / "history.parquet",
+            f"select * from {rows} limit {half}",
+        )
+        write_parquet(folder / table / "day.parquet", f"select * from {rows} offset {half}")
+    expected, _ = run_baseline(raw_dir, AS_OF, project_dir=PROJECT_DIR)
+    got, _ = run_baseline(folder, AS_OF, project_dir=PROJECT_DIR)
+    assert sorted(got, key=repr) == sorted(expected, key=repr)
+
+
+def test_the_floor_is_a_real_entry_point_with_stages_and_scores(
+    raw_dir: Path, tmp_path: Path
+) -> None:
+    rows, seconds = run_floor(raw_dir, AS_OF, project_dir=PROJECT_DIR)
+    assert rows and seconds >= 0
+    assert len({row[0] for row in rows}) == len(rows)
+    assert {row[1] for row in rows} <= {
+        "churned", "dormant", "new", "reactivated", "at_risk", "loyal", "active"
+    }  # fmt: skip
+    assert any(row[2] is not None for row in rows)
+    out = tmp_path / "floor.json"
+    result = CliRunner().invoke(
+        step_main,
+        ["floor", "--raw-dir", str(raw_dir), "--as-of", AS_OF,
+         "--project-dir", str(PROJECT_DIR), "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["users"] == len(rows)
+
+
+def test_a_measured_step_runs_in_a_process_of_its_own(tmp_path: Path) -> None:
+    log = tmp_path / "bench.log"
+    step = run_measured(step_command("generator-version"), step_env({"PATH": ""}), PROJECT_DIR, log)
+    assert step.seconds > 0 and step.peak_rss_bytes > 10 * 1024**2
+    assert log.read_text().strip().splitlines()[-1].isdigit()
+
+
+def result(users: int, new_day: NewDay | None = None, *, ten_m_slot: bool = False) -> SizeResult:
+    phases = {
+        phase: Step(1.0, 2 * 1024**3, {f"model.strata.m_{phase}": 1.0})
+        for phase in ("parse", "staging", "intermediate", "marts", "tests", "publish")
+    }
+    return SizeResult(
+        users=users,
+        ten_m_slot=ten_m_slot,
+        generate=Step(5.0, 1024**3),
+        phases=phases,
+        baseline_seconds=1.5,
+        agreement="all 10 users agree",
+        dim_users_models=frozenset({"model.strata.m_staging", "model.strata.m_marts"}),
+        floor_seconds=0.5,
+        floor_note="10 users, 4 scored",
+        new_day=new_day,
+    )
+
+
+def day(differences: list[str]) -> NewDay:
+    return NewDay(
+        incremental=Step(2.0, 1024**3, {"model.strata.a": 1.0}),
+        full_refresh=Step(8.0, 1024**3, {"model.strata.a": 4.0}),
+        differences=differences,
+        strata_run=Step(9.0, 1024**3),
+    )
+
+
+INFO = {
+    "date": "now", "cores": "2", "memory": "24 GiB", "platform": "p", "python": "3.11",
+    "duckdb": "1", "dbt-core": "1", "dbt-duckdb": "1",
+}  # fmt: skip
+
+
+def test_the_report_prints_every_issue_figure() -> None:
+    text = render([result(1_000, day([])), result(5_000, ten_m_slot=True)], INFO, 1, "3GB", 1_000)
+    assert "Issue #19 figures at 1,000 users:" in text
+    assert "equal; `dbt run` 2.0 s against `dbt run --full-refresh` 8.0 s: **25%**" in text
+    assert "3.0 s against 0.5 s: **6.0x**" in text  # every model against the floor
+    assert "2.0 s against 1.5 s: **1.3x**" in text  # dim_users and upstream against the baseline
+    assert "5,000 users (the 10M step): generate 5.0 s, peak RSS 1.00 GB" in text
+    assert "peak RSS **2.00 GB**" in text
+    assert "predictions" not in text  # no prediction model ran in this build
+
+
+def test_the_report_prints_the_prediction_models_time() -> None:
+    sized = result(1_000)
+    sized.phases["intermediate"].node_seconds.update(
+        {
+            "model.strata.int_customer_models_fitted": 2.5,
+            "model.strata.int_buyer_predictions_scored": 1.0,
+        }
+    )
+    text = render([sized], INFO, 1, "3GB", 1_000)
+    assert "every buyer scored): 3.5 s (issue #16 target: at most 20 s)" in text
+
+
+def test_a_new_day_that_differs_from_a_fresh_build_has_no_share() -> None:
+    text = render([result(1_000, day(["dim_users: 1 rows only incremental, 0 only fresh"]))],
+                  INFO, 1, "3GB")  # fmt: skip
+    assert "(1,000,000 not measured in this run)" in text
+    assert "n/a (marts differ)" in text
+    assert "**25%**" not in text
+    assert "dim_users: 1 rows only incremental, 0 only fresh" in text
+
+
+def test_docs_are_written_between_the_markers_only(tmp_path: Path) -> None:
+    page = tmp_path / "benchmarks.md"
+    page.write_text("intro\n<!-- bench:begin -->\nold\n<!-- bench:end -->\noutro\n")
+    write_docs(page, "new")
+    assert page.read_text() == "intro\n<!-- bench:begin -->\nnew\n<!-- bench:end -->\noutro\n"
+
+
+def test_sizes_may_be_repeated_or_listed() -> None:
+    assert _sizes(None, None, ("100000 1000000", "20_000,5")) == [100_000, 1_000_000, 20_000, 5]
+    result = CliRunner().invoke(bench_main, ["--users", "0"])
+    assert result.exit_code == 2 and "must be at least 1" in result.output

@@ -1,0 +1,371 @@
+"""The benchmark's runs, one size at a time: generate, build phase by phase, check against the
+baseline, time the plain floor, then one new day delivered and the daily run on it.
+
+Every measured command is a subprocess of its own (tools.bench.measure): dbt, `strata generate`,
+`strata run`, and the Python steps of tools.bench.step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from strata.dbt_runner import dbt_executable
+from strata.settings import find_project_dir
+from tools.bench.deliveries import deliver
+from tools.bench.measure import (
+    Step,
+    StepFailed,
+    node_timings,
+    run_measured,
+    step_command,
+    step_env,
+    strata_command,
+    upstream_models,
+)
+
+SEED = 42
+# The full build is as of END_DATE; the new day NEW_DAY is then delivered and run as of.
+END_DATE = dt.date(2026, 6, 29)
+NEW_DAY = END_DATE + dt.timedelta(days=1)
+PHASES = ("parse", "staging", "intermediate", "marts", "tests", "publish")
+# The dbt Python models that fit the customer models and score the buyers (DuckDB).
+PREDICTION_MODELS = ("int_customer_models_fitted", "int_buyer_predictions_scored")
+BUILD_PHASES = ("staging", "intermediate", "marts")
+
+
+@dataclass
+class NewDay:
+    """One new day delivered after the full build as of the day before: the daily run on the
+    same warehouse against a full build of the same raw folder on a fresh one, both `dbt run`."""
+
+    incremental: Step | None = None
+    full_refresh: Step | None = None
+    # "equal", or one line per differing mart; "not checked" until compared.
+    differences: list[str] | None = None
+    error: str | None = None
+    strata_run: Step | None = None
+    strata_run_error: str | None = None
+
+    @property
+    def equal(self) -> bool:
+        return self.differences == []
+
+    @property
+    def ratio(self) -> float | None:
+        """The daily run's wall time as a share of the full build's; None unless the marts of
+        the two builds are equal, row for row."""
+        if not (self.equal and self.incremental and self.full_refresh):
+            return None
+        return self.incremental.seconds / self.full_refresh.seconds
+
+    @property
+    def model_ratio(self) -> float | None:
+        if not (self.equal and self.incremental and self.full_refresh):
+            return None
+        full = self.full_refresh.model_seconds
+        return self.incremental.model_seconds / full if full else None
+
+    @property
+    def equality(self) -> str:
+        if self.differences is None:
+            return "not checked"
+        return "equal" if self.equal else "; ".join(self.differences)
+
+
+@dataclass
+class SizeResult:
+    users: int
+    ten_m_slot: bool = False
+    generate: Step | None = None  # None: the data was already there (cached)
+    orders_rows: int = 0
+    sessions_rows: int = 0
+    phases: dict[str, Step] = field(default_factory=dict)
+    warehouse_bytes: int = 0
+    baseline_seconds: float | None = None
+    baseline_rss_bytes: int | None = None
+    agreement: str = "not checked"
+    floor_seconds: float | None = None
+    floor_rss_bytes: int | None = None
+    floor_note: str = "not run"
+    new_day: NewDay | None = None
+
+    dim_users_models: frozenset[str] = frozenset()
+
+    @property
+    def same_answer_seconds(self) -> float:
+        """dbt's execution time of dim_users and every model upstream of it: the models that
+        compute what the baseline computes (the history marts are extra work on top)."""
+        return sum(
+            seconds
+            for phase in BUILD_PHASES
+            for node, seconds in self.phases[phase].node_seconds.items()
+            if node in self.dim_users_models
+        )
+
+    @property
+    def prediction_seconds(self) -> float | None:
+        """dbt's execution time of the prediction models (issue #16): fitting BG/NBD and
+        Gamma-Gamma at both cut-offs, and scoring every buyer. None when they did not run."""
+        seconds = [
+            seconds
+            for phase in BUILD_PHASES
+            for node, seconds in self.phases[phase].node_seconds.items()
+            if node.split(".")[-1] in PREDICTION_MODELS
+        ]
+        return sum(seconds) if seconds else None
+
+    @property
+    def model_seconds(self) -> float:
+        """dbt's execution time of every model (staging, intermediate, marts), without start-up:
+        the full build, seeds and tests aside."""
+        return sum(self.phases[phase].model_seconds for phase in BUILD_PHASES)
+
+    @property
+    def full_build_seconds(self) -> float:
+        return sum(
+            self.phases[phase].seconds for phase in ("staging", "intermediate", "marts", "tests")
+        )
+
+    @property
+    def peak_rss_bytes(self) -> int:
+        return max(step.peak_rss_bytes for step in self.phases.values())
+
+    @property
+    def peak_phase(self) -> str:
+        return max(self.phases, key=lambda phase: self.phases[phase].peak_rss_bytes)
+
+    @property
+    def baseline_agrees(self) -> bool:
+        return self.baseline_seconds is not None and self.agreement.startswith("all")
+
+    @property
+    def baseline_ratio(self) -> float | None:
+        if not self.baseline_agrees or not self.baseline_seconds:
+            return None
+        return self.same_answer_seconds / self.baseline_seconds
+
+    @property
+    def floor_ratio(self) -> float | None:
+        if not self.floor_seconds:
+            return None
+        return self.model_seconds / self.floor_seconds
+
+
+class Bench:
+    def __init__(self, work: Path, threads: int, memory_limit: str) -> None:
+        self.project = find_project_dir()
+        self.work = work.resolve()
+        self.threads = threads
+        self.memory_limit = memory_limit
+        self.log = self.work / "bench.log"
+        self.target = self.work / "target"
+
+    def env(self, raw_dir: Path, db: Path) -> dict[str, str]:
+        return step_env(
+            {
+                **os.environ,
+                "DBT_PROFILES_DIR": str(self.project),
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+                "STRATA_RAW_DIR": str(raw_dir),
+                "STRATA_DB_PATH": str(db),
+                "STRATA_THREADS": str(self.threads),
+                "STRATA_MEMORY_LIMIT": self.memory_limit,
+                "STRATA_TEMP_DIR": str(self.work / "tmp"),
+                "DBT_TARGET_PATH": str(self.target),
+            }
+        )
+
+    def measure(self, command: Sequence[str], env: dict[str, str] | None = None) -> Step:
+        return run_measured(command, env or step_env(dict(os.environ)), self.project, self.log)
+
+    def dbt(
+        self, args: Sequence[str], env: dict[str, str], as_of: dt.date, *, parse_vars: bool = False
+    ) -> Step:
+        """One dbt command as of `as_of`. `dbt parse` gets the vars only with `parse_vars`: the
+        untimed parse before a timed command, so that the command starts from a parse made with
+        its own vars (dbt parses everything again when the vars change, which would otherwise be
+        charged to one of the two commands compared and not the other)."""
+        command = [dbt_executable(), "--no-use-colors", *args]
+        if args[0] != "parse" or parse_vars:
+            command += ["--vars", json.dumps({"as_of_date": as_of.isoformat()})]
+        step = self.measure(command, env)
+        if args[0] != "parse":
+            step.node_seconds = node_timings(self.target)
+        return step
+
+    def data(self, users: int, regenerate: bool) -> tuple[Path, Step | None]:
+        """The generated data up to NEW_DAY, by the product's own `strata generate` in a process
+        of its own (its peak RSS is the generator's), in a folder named by the generator's
+        version; kept between runs unless `regenerate`."""
+        source = self.work / "data" / f"{users}-v{self.generator_version()}"
+        if not regenerate and (source / "orders.parquet").exists():
+            return source, None
+        shutil.rmtree(source, ignore_errors=True)
+        command = strata_command(
+            "generate", "--users", str(users), "--seed", str(SEED),
+            "--end-date", NEW_DAY.isoformat(), "--out", str(source),
+        )  # fmt: skip
+        return source, self.measure(command)
+
+    def generator_version(self) -> str:
+        """Asked of a child process: importing the generator here would grow this process, and
+        with it every measured child's peak RSS (see tools.bench.measure)."""
+        return subprocess.run(
+            step_command("generator-version"),
+            env=step_env(dict(os.environ)),
+            cwd=self.project,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    def build_phases(self, raw_dir: Path, db: Path, as_of: dt.date) -> dict[str, Step]:
+        env = self.env(raw_dir, db)
+        phases = {"parse": self.dbt(["parse"], env, as_of)}
+        seed = self.dbt(["seed"], env, as_of)
+        staging = self.dbt(["run", "-s", "staging"], env, as_of)
+        phases["staging"] = Step(
+            seed.seconds + staging.seconds,
+            max(seed.peak_rss_bytes, staging.peak_rss_bytes),
+            {**seed.node_seconds, **staging.node_seconds},
+        )
+        phases["intermediate"] = self.dbt(["run", "-s", "intermediate"], env, as_of)
+        phases["marts"] = self.dbt(["run", "-s", "marts"], env, as_of)
+        phases["tests"] = self.dbt(["test", "--exclude", "resource_type:unit_test"], env, as_of)
+        serving = self.work / "serving"
+        phases["publish"] = self.measure(
+            step_command("publish", "--db", str(db), "--serving", str(serving), "--keep", "1"),
+            env,
+        )
+        return phases
+
+    def baseline(self, raw_dir: Path, as_of: dt.date, db: Path, result: SizeResult) -> None:
+        out = self.work / "baseline.json"
+        command = step_command(
+            "baseline", "--raw-dir", str(raw_dir), "--as-of", as_of.isoformat(),
+            "--db", str(db), "--project-dir", str(self.project),
+            "--memory-limit", self.memory_limit, "--out", str(out),
+        )  # fmt: skip
+        try:
+            step = self.measure(command, self.env(raw_dir, db))
+        except StepFailed as error:
+            result.agreement = f"baseline failed: {error}"
+            return
+        report = json.loads(out.read_text())
+        result.baseline_seconds = report["seconds"]
+        result.baseline_rss_bytes = step.peak_rss_bytes
+        if report["mismatches"]:
+            result.agreement = (
+                f"{report['mismatches']} users disagree, e.g. {report['problems'][:3]}"
+            )
+        else:
+            result.agreement = f"all {report['users']:,} users agree"
+
+    def floor(self, raw_dir: Path, as_of: dt.date, db: Path, result: SizeResult) -> None:
+        out = self.work / "floor.json"
+        command = step_command(
+            "floor", "--raw-dir", str(raw_dir), "--as-of", as_of.isoformat(),
+            "--project-dir", str(self.project), "--memory-limit", self.memory_limit,
+            "--out", str(out),
+        )  # fmt: skip
+        try:
+            step = self.measure(command, self.env(raw_dir, db))
+        except StepFailed as error:
+            result.floor_note = f"floor failed: {error}"
+            return
+        report = json.loads(out.read_text())
+        result.floor_seconds = report["seconds"]
+        result.floor_rss_bytes = step.peak_rss_bytes
+        result.floor_note = f"{report['users']:,} users, {report['scored']:,} scored"
+
+    def new_day(
+        self, raw_dir: Path, pending: Path, db: Path, users: int, strata_run: bool
+    ) -> NewDay:
+        """Deliver NEW_DAY's files into the raw folder the warehouse `db` was built from as of
+        the day before, then time `dbt run` as of NEW_DAY on it, and `dbt run --full-refresh` as
+        of NEW_DAY on a fresh warehouse of the same raw folder (seeded first, untimed: seeds
+        aside). The new-day time counts only once every mart of the two equals, row for row.
+        With `strata_run`, `strata run --as-of NEW_DAY` (build, tests, publish) is also timed on
+        a copy of the warehouse as it was before the new day, for information."""
+        result = NewDay()
+        copy = self.work / f"strata-{users}-daily.duckdb"
+        fresh = self.work / f"strata-{users}-fresh.duckdb"
+        for path in (copy, fresh):
+            _remove_warehouse(path)
+        if strata_run:
+            shutil.copyfile(db, copy)
+        deliver(pending, raw_dir)
+        try:
+            env = self.env(raw_dir, db)
+            self.dbt(["parse"], env, NEW_DAY, parse_vars=True)
+            result.incremental = self.dbt(["run"], env, NEW_DAY)
+            fresh_env = self.env(raw_dir, fresh)
+            self.dbt(["seed"], fresh_env, NEW_DAY)
+            self.dbt(["parse"], fresh_env, NEW_DAY, parse_vars=True)
+            result.full_refresh = self.dbt(["run", "--full-refresh"], fresh_env, NEW_DAY)
+            out = self.work / "compare.json"
+            self.measure(
+                step_command("compare", "--left", str(db), "--right", str(fresh), "--out", str(out))
+            )
+            result.differences = json.loads(out.read_text())["differences"]
+        except StepFailed as error:
+            result.error = str(error)
+        if strata_run:
+            try:
+                command = strata_command(
+                    "run", "--raw-dir", str(raw_dir), "--db", str(copy),
+                    "--as-of", NEW_DAY.isoformat(),
+                )  # fmt: skip
+                result.strata_run = self.measure(command, self.env(raw_dir, copy))
+            except StepFailed as error:
+                result.strata_run_error = str(error)
+        return result
+
+    def run_size(
+        self,
+        users: int,
+        *,
+        new_day: bool,
+        floor: bool,
+        strata_run: bool,
+        regenerate: bool = False,
+        ten_m_slot: bool = False,
+    ) -> SizeResult:
+        result = SizeResult(users=users, ten_m_slot=ten_m_slot)
+        source, result.generate = self.data(users, regenerate)
+        raw = self.work / "raw" / str(users)
+        pending = self.work / "pending" / str(users)
+        split = self.work / "split.json"
+        command = step_command(
+            "split", "--source", str(source), "--raw", str(raw), "--pending", str(pending),
+            "--day", NEW_DAY.isoformat(), "--out", str(split),
+        )  # fmt: skip
+        self.measure(command)
+        counts = json.loads(split.read_text())
+        result.orders_rows = counts["orders/history.parquet"]
+        result.sessions_rows = counts["sessions/history.parquet"]
+        db = self.work / f"strata-{users}.duckdb"
+        _remove_warehouse(db)
+        result.phases = self.build_phases(raw, db, END_DATE)
+        result.dim_users_models = upstream_models(
+            self.target / "manifest.json", "model.strata.dim_users"
+        )
+        result.warehouse_bytes = db.stat().st_size
+        self.baseline(raw, END_DATE, db, result)
+        if floor:
+            self.floor(raw, END_DATE, db, result)
+        if new_day:
+            result.new_day = self.new_day(raw, pending, db, users, strata_run)
+        return result
+
+
+def _remove_warehouse(path: Path) -> None:
+    for file in (path, Path(f"{path}.wal")):
+        file.unlink(missing_ok=True)
