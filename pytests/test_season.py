@@ -20,16 +20,14 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pytest
+from deliveries import Shop, differences
 
-from strata import dbt_runner
 from strata.generate import generate
 from strata.runs import read_runs
-from strata.settings import load_settings
 
 pytestmark = pytest.mark.season
 
@@ -49,58 +47,6 @@ def day(index: int) -> dt.date:
     return START + dt.timedelta(days=index - 1)
 
 
-@dataclass
-class Shop:
-    """The season's raw folder, its warehouse, and a fresh reference build per published day."""
-
-    root: Path
-    full: Path = field(init=False)
-    raw: Path = field(init=False)
-    db: Path = field(init=False)
-    reference: Path = field(init=False)
-    references: dict[str, Path] = field(default_factory=dict)  # published version -> snapshot
-
-    def __post_init__(self) -> None:
-        self.full = self.root / "full"
-        self.raw = self.root / "raw"
-        self.db = self.root / "shop" / "w.duckdb"
-        self.reference = self.root / "reference" / "w.duckdb"
-
-    @property
-    def settings(self):
-        return load_settings(db_path=str(self.db))
-
-    def deliver(self, table: str, part: str, where: str) -> int:
-        """Write the rows of the generated table matching `where` as raw/<table>/<part>.parquet."""
-        folder = self.raw / table
-        folder.mkdir(parents=True, exist_ok=True)
-        with duckdb.connect() as con:
-            con.execute(f"create view rows as {self.dated(table)}")
-            count = con.execute(f"select count(*) from rows where {where}").fetchone()[0]
-            con.execute(
-                f"copy (select * exclude (event_day, row_key) from rows where {where}"
-                f" order by row_key) to '{folder / part}.parquet' (format parquet)"
-            )
-        return count
-
-    def dated(self, table: str) -> str:
-        """The generated rows with the UTC day they happened (unparseable times get a day from
-        their position, so that they too arrive some day) and their position."""
-        column = "ordered_at" if table == "orders" else "started_at"
-        return (
-            f"select *, coalesce(cast(timezone('UTC', try_cast({column} as timestamptz)) as date),"
-            f" date '{START}' + cast(row_key % 30 as integer)) as event_day"
-            f" from (select *, row_number() over () as row_key"
-            f" from read_parquet('{self.full / table}.parquet'))"
-        )
-
-    def delivered_rows(self, table: str) -> int:
-        with duckdb.connect() as con:
-            return con.execute(
-                f"select count(*) from read_parquet('{self.raw / table}/*.parquet')"
-            ).fetchone()[0]
-
-
 def strata(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "strata.cli", *args], capture_output=True, text=True, timeout=600
@@ -115,68 +61,12 @@ def run_day(shop: Shop, index: int, *extra: str) -> subprocess.CompletedProcess:
 
 
 def build_reference(shop: Shop, as_of: str, accept: bool = False) -> Path:
-    """A fresh full build of the raw folder as it is now, for `as_of`: every model rebuilt from
-    scratch (--full-refresh), kept as a snapshot file for later comparisons."""
-    settings = load_settings(db_path=str(shop.reference))
-    args = ["build", "--full-refresh", "--exclude-resource-type", "test",
-            "--exclude-resource-type", "unit_test"]  # fmt: skip
-    if accept:
-        args += ["--vars", '{"accept_anomalies": true}']
-    result = dbt_runner.run_dbt(
-        settings, args, env={"STRATA_RAW_DIR": str(shop.raw), "STRATA_AS_OF_DATE": as_of}
-    )
-    assert result.ok, result.errors[-5:]
-    snapshot = shop.root / "references" / f"{as_of}-{len(shop.references)}.duckdb"
-    snapshot.parent.mkdir(exist_ok=True)
-    with duckdb.connect(str(snapshot)) as con:
-        con.execute(f"attach '{shop.reference}' as ref (read_only)")
-        con.execute("create schema marts")
-        for (table,) in con.execute(
-            "select table_name from information_schema.tables"
-            " where table_catalog = 'ref' and table_schema = 'marts' and table_type = 'BASE TABLE'"
-        ).fetchall():
-            con.execute(f"create table marts.{table} as select * from ref.marts.{table}")
-    return snapshot
+    """A fresh full build of the raw folder as it is now, for `as_of` (deliveries.Shop)."""
+    return shop.build_reference(as_of, '{"accept_anomalies": true}' if accept else None)
 
 
 def published(shop: Shop) -> str:
     return (shop.settings.serving / "CURRENT").read_text().strip()
-
-
-def differences(serving: Path, reference: Path) -> list[str]:
-    """Every mart whose rows differ between the published copy and the reference, both ways."""
-    problems = []
-    with duckdb.connect() as con:
-        con.execute(f"attach '{serving}' as pub (read_only)")
-        con.execute(f"attach '{reference}' as ref (read_only)")
-        tables = {
-            row[0]
-            for row in con.execute(
-                "select table_name from information_schema.tables"
-                " where table_catalog = 'ref' and table_schema = 'marts'"
-            ).fetchall()
-        }
-        published_tables = {
-            row[0]
-            for row in con.execute(
-                "select table_name from information_schema.tables"
-                " where table_catalog = 'pub' and table_schema = 'marts'"
-            ).fetchall()
-        }
-        if tables != published_tables:
-            problems.append(f"tables differ: {sorted(tables ^ published_tables)}")
-        for table in sorted(tables & published_tables):
-            only_published, only_reference = con.execute(
-                f"select (select count(*) from (select * from pub.marts.{table}"
-                f" except all select * from ref.marts.{table})),"
-                f" (select count(*) from (select * from ref.marts.{table}"
-                f" except all select * from pub.marts.{table}))"
-            ).fetchone()
-            if only_published or only_reference:
-                problems.append(
-                    f"{table}: {only_published} rows only published, {only_reference} only fresh"
-                )
-    return problems
 
 
 def check(shop: Shop, result: subprocess.CompletedProcess, expected_exit: int, label: str) -> None:
@@ -227,7 +117,7 @@ def day_args(shop: Shop, index: int, *extra: str) -> list[str]:
 def test_a_season_of_daily_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The real guards, not the fixture's relaxed ones: the bad day must be refused.
     monkeypatch.delenv("STRATA_DBT_VARS", raising=False)
-    shop = Shop(tmp_path)
+    shop = Shop(tmp_path, START)
     generate(users=USERS, seed=SEED, end_date=END, out_dir=shop.full, dirty_share=0.005)
     # 5% of the late month's orders, held back until LATE_DAY
     late = f"strftime(event_day, '%Y-%m') = '{LATE_MONTH}' and row_key % 20 = 0"

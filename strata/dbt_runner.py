@@ -40,6 +40,9 @@ class DbtResult:
     return_code: int
     nodes: list[NodeResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # what the project's own macros told the run: lines logged as "strata <topic>: ..."
+    # (an incremental model rebuilt in full and why, docs/scheduling.md)
+    notices: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -54,6 +57,9 @@ class DbtResult:
             for node in self.nodes
             if node.resource_type in resource_types and node.status in statuses
         )
+
+
+NOTICE_PREFIX = "strata incremental:"
 
 
 def dbt_executable() -> str:
@@ -130,6 +136,11 @@ def run_dbt(
         **os.environ,
         "DBT_PROFILES_DIR": str(settings.project_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # numpy, on its first import (by a Python model, in one of dbt's threads), sets these
+        # and deletes them again: another thread reading the environment meanwhile fails with a
+        # KeyError. Set, they are left alone.
+        "OPENBLAS_MAIN_FREE": "1",
+        "GOTOBLAS_MAIN_FREE": "1",
         "STRATA_DB_PATH": settings.db.name if local else str(settings.db),
         **(env or {}),
     }
@@ -147,6 +158,7 @@ def run_dbt(
         results_file.unlink(missing_ok=True)
 
     errors: list[str] = []
+    notices: list[str] = []
     with (
         subprocess.Popen(
             command,
@@ -169,6 +181,10 @@ def run_dbt(
             info = event.get("info", {})
             if info.get("level") == "error" and info.get("msg"):
                 errors.append(info["msg"])
+            if info.get("name") == "JinjaLogInfo" and str(info.get("msg", "")).startswith(
+                NOTICE_PREFIX
+            ):
+                notices.append(info["msg"].removeprefix("strata ").strip())
             if on_event is not None:
                 on_event(event)
         return_code = process.wait()
@@ -180,6 +196,7 @@ def run_dbt(
         return_code=return_code,
         nodes=read_run_results(results_file),
         errors=errors,
+        notices=notices,
     )
 
 

@@ -58,6 +58,14 @@ def raw_file_layouts(project_dir: Path) -> list[str]:
     return list(project["vars"]["raw_file_layouts"])
 
 
+def _matches(relative: str, pattern: str) -> bool:
+    """Whether a path (relative to the raw folder) fits a layout; `**/` stands for any number of
+    folders, none included, as in the engines' globs."""
+    return fnmatch.fnmatch(relative, pattern) or (
+        "**/" in pattern and fnmatch.fnmatch(relative, pattern.replace("**/", ""))
+    )
+
+
 def check_raw_dir(project_dir: Path, raw_dir: Path) -> dict[str, RawTable]:
     """Every contract table's files in `raw_dir`. Raises ConfigError (exit 2) for a required
     table with no file, a table matched by two layouts, or an empty CSV file."""
@@ -72,7 +80,7 @@ def check_raw_dir(project_dir: Path, raw_dir: Path) -> dict[str, RawTable]:
             files = sorted(
                 path
                 for path in raw_dir.glob(pattern)
-                if path.is_file() and fnmatch.fnmatch(path.relative_to(raw_dir).as_posix(), pattern)
+                if path.is_file() and _matches(path.relative_to(raw_dir).as_posix(), pattern)
             )
             if files:
                 matches.append((pattern, files))

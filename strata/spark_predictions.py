@@ -59,8 +59,9 @@ def prepare(
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     first = run(
+        # the models and seeds only: the whole build that follows runs every test
         ["build", "--select", f"+{SUMMARY_MODEL}", "--exclude-resource-type", "unit_test",
-         *vars_args],
+         "--exclude-resource-type", "test", *vars_args],
         env,
     )  # fmt: skip
     if not first.ok:

@@ -6,7 +6,10 @@
       relation_sql   what to select from; its columns are the input's own plus `_strata_file` and
                      `_strata_row` where the input needs them
       columns        the input's own columns (api.Column), for the contract checks
-      file_expression, row_expression: SQL for the file and the row's position in it -#}
+      file_expression, row_expression: SQL for the file and the row's position in it
+      files_sql      a select of the input's files, one row each (source_file, and
+                     file_fingerprint: what tells a rewritten file from the one read before;
+                     null where the input cannot be listed, which makes every build a full one) -#}
 
 {#- An existing warehouse table as raw input. -#}
 {% macro raw_table_input(table) %}
@@ -33,6 +36,7 @@
         'columns': adapter.get_columns_in_relation(relation),
         'file_expression': strata_quote_literal(name),
         'row_expression': 'cast(null as ' ~ dbt.type_bigint() ~ ')',
+        'files_sql': unlisted_files_sql(strata_quote_literal(name)),
     }) }}
 {% endmacro %}
 
@@ -160,6 +164,7 @@
         'columns': columns,
         'file_expression': path,
         'row_expression': 'row_number() over ()',
+        'files_sql': duckdb_listed_files_sql(pattern, false),
     }) }}
 {% endmacro %}
 
@@ -204,5 +209,60 @@
         'columns': columns,
         'file_expression': 'input._strata_file',
         'row_expression': row_expression,
+        'files_sql': duckdb_listed_files_sql(pattern, true),
     }) }}
+{% endmacro %}
+
+
+{#- The files matching `pattern`, each with a fingerprint of its size, modification time and
+    content: for Parquet a digest of the footer's statistics of every column chunk (row counts,
+    sizes, minimums and maximums: a rewrite with other rows changes them), read without reading
+    the data; for CSV a hash of the whole file. -#}
+{% macro duckdb_listed_files_sql(pattern, is_parquet) %}
+    {% set path = strata_quote_literal(pattern) %}
+    {% if is_parquet %}
+        {% set content_digest %}
+            (
+                select
+                    file_name,
+                    cast(hash(list(
+                        [
+                            cast(row_group_id as varchar), cast(column_id as varchar),
+                            cast(num_values as varchar), cast(total_compressed_size as varchar),
+                            stats_min, stats_max, cast(stats_null_count as varchar)
+                        ]
+                        order by row_group_id, column_id
+                    )) as varchar) as digest
+                from parquet_metadata({{ path }})
+                group by file_name
+            )
+        {% endset %}
+        {% set files_sql %}
+            select
+                files.filename as source_file,
+                concat_ws('|', cast(files.size as varchar), cast(files.last_modified as varchar),
+                    digests.digest) as file_fingerprint
+            from read_blob({{ path }}) as files
+            left join {{ content_digest }} as digests
+                on files.filename = digests.file_name
+        {% endset %}
+    {% else %}
+        {% set files_sql %}
+            select
+                filename as source_file,
+                concat_ws('|', cast(size as varchar), cast(last_modified as varchar),
+                    cast(hash(content) as varchar)) as file_fingerprint
+            from read_blob({{ path }})
+        {% endset %}
+    {% endif %}
+    {{ return(files_sql) }}
+{% endmacro %}
+
+
+{#- An input that cannot be listed: one row, no fingerprint. -#}
+{% macro unlisted_files_sql(name_literal) %}
+    {{ return(
+        'select ' ~ name_literal ~ ' as source_file, cast(null as ' ~ dbt.type_string()
+        ~ ') as file_fingerprint'
+    ) }}
 {% endmacro %}

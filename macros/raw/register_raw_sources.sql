@@ -6,7 +6,9 @@
     Each view has every column of the raw contract (macro raw_tables(), read from the sources
     YAML) as text - an optional column that is absent arrives as null - plus `_strata_source_file`
     and `_strata_source_row`, which trace a row to where it came from, and `_strata_event_at`, the
-    row's event time parsed to UTC (null when unparseable), which source freshness reads. Columns
+    row's event time parsed to UTC (null when unparseable), which source freshness reads. Beside
+    each, the view `<table>__files` lists its files with a fingerprint of each (raw_inputs.sql),
+    from which the incremental base models tell new files from those already read. Columns
     outside the contract are never selected. A table the contract marks optional (sessions) may be
     absent: its view is then empty. The view `inputs` says which tables were delivered.
 
@@ -43,15 +45,20 @@
         {% endif %}
         {% if input.found %}
             {% set view_sql = raw_view_sql(input, contract) %}
+            {% set files_sql = input.files_sql %}
             {% do delivered.append({
                 'table': table, 'kind': input.kind, 'described_as': input.described_as,
             }) %}
         {% else %}
             {% set view_sql = empty_raw_view_sql(contract) %}
+            {% set files_sql = unlisted_files_sql("''") ~ ' where 1 = 0' %}
         {% endif %}
         {% do run_query(
             adapter.dispatch('create_raw_view', 'strata')(var('raw_schema') ~ '.' ~ table, view_sql)
         ) %}
+        {% do run_query(adapter.dispatch('create_raw_view', 'strata')(
+            var('raw_schema') ~ '.' ~ table ~ '__files', files_sql
+        )) %}
     {% endfor %}
     {% do run_query(adapter.dispatch('create_raw_view', 'strata')(
         var('raw_schema') ~ '.inputs', raw_inputs_sql(tables, delivered)

@@ -93,5 +93,6 @@
         'columns': columns,
         'file_expression': file_expression,
         'row_expression': row_expression,
+        'files_sql': unlisted_files_sql(strata_quote_literal(path)),
     }) }}
 {% endmacro %}

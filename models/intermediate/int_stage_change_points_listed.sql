@@ -5,19 +5,21 @@
 -- window), a purchase leaving the loyalty window, and the end of the new-user period. Evaluating
 -- the rules on these days alone gives the full history without a user-by-calendar-day grid.
 
-{%- set activity_offsets = [
-    0,
-    var('engagement_recent_days'),
-    var('engagement_recent_days') + var('engagement_baseline_days'),
-    var('dormant_after_days'),
-    var('churn_after_days'),
-    var('return_window_days'),
-] | unique | list %}
+{%- set activity_offsets = stage_change_offsets() %}
+
+{{ user_keyed_incremental_config(['int_user_days_aggregated']) }}
+
+{#- Incremental on DuckDB: the change points of the users whose activity changed, or who reach
+    one of their change points since the last build's D, are listed again. -#}
+{%- set plan = user_keyed_plan() %}
+
+{{ changed_users_dependencies(stage_thresholds=true) }}
 
 with
 
 user_days as (
     select * from {{ ref('int_user_days_aggregated') }}
+    where {{ only_changed_users(plan, stage_thresholds=true) }}
 ),
 
 as_of as (

@@ -2,6 +2,16 @@
 -- placed a clean order (any status): the compact activity model every window and stage is
 -- computed from. Orders are taken as they stood at the end of D (int_orders_resolved).
 
+{{ user_keyed_incremental_config(
+    ['base_shop__orders', 'base_shop__sessions'], stage_thresholds=false
+) }}
+
+{#- Incremental on DuckDB (macros/incremental): the days of the users that new or re-read raw
+    rows, or the move of D, can change are computed again; the others' days are kept. -#}
+{%- set plan = user_keyed_plan() %}
+
+{{ changed_users_dependencies() }}
+
 with
 
 sessions as (
@@ -20,7 +30,15 @@ sessions_to_date as (
     select sessions.*
     from sessions
     cross join as_of
-    where sessions.started_date <= as_of.as_of_date
+    where
+        sessions.started_date <= as_of.as_of_date
+        and {{ only_changed_users(plan, 'sessions.user_id') }}
+),
+
+orders_of_users as (
+    select *
+    from orders
+    where {{ only_changed_users(plan) }}
 ),
 
 events as (
@@ -48,7 +66,7 @@ events as (
         case when is_purchase then 1 else 0 end as purchases,
         case when is_purchase then amount else cast(0 as decimal(38, 2)) end as revenue,
         ordered_at
-    from orders
+    from orders_of_users
 ),
 
 days as (

@@ -11,14 +11,26 @@
     var('return_window_days'),
 ] | max %}
 
+{{ user_keyed_incremental_config(
+    ['int_user_days_aggregated', 'int_stage_change_points_listed']
+) }}
+
+{#- Incremental on DuckDB: the stages of the users whose change points were listed again are
+    evaluated again; the others' rows are kept. -#}
+{%- set plan = user_keyed_plan() %}
+
+{{ changed_users_dependencies(stage_thresholds=true) }}
+
 with
 
 points as (
     select * from {{ ref('int_stage_change_points_listed') }}
+    where {{ only_changed_users(plan, stage_thresholds=true) }}
 ),
 
 user_days as (
     select * from {{ ref('int_user_days_aggregated') }}
+    where {{ only_changed_users(plan, stage_thresholds=true) }}
 ),
 
 first_seen as (

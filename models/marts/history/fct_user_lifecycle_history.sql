@@ -2,10 +2,21 @@
 -- the stage on every change point (int_user_stages_evaluated), with equal neighbours merged.
 -- A spell runs from valid_from to valid_to inclusive; the current spell has no valid_to.
 
+{{ user_keyed_incremental_config(
+    ['int_user_stages_evaluated'], on_schema_change='append_new_columns'
+) }}
+
+{#- Incremental on DuckDB: the spells of the users whose stages were evaluated again are merged
+    again; the others' spells are kept. -#}
+{%- set plan = user_keyed_plan() %}
+
+{{ changed_users_dependencies(stage_thresholds=true) }}
+
 with
 
 stages as (
     select * from {{ ref('int_user_stages_evaluated') }}
+    where {{ only_changed_users(plan, stage_thresholds=true) }}
 ),
 
 compared as (

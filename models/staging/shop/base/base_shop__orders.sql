@@ -3,10 +3,35 @@
 -- Materialised once per build so the clean view, the quarantine and the reconciliation all read
 -- the same parsed rows instead of parsing the raw files three times.
 
+{{ config(
+    materialized=incremental_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key=['source_file', 'source_row'],
+    on_schema_change='sync_all_columns',
+    meta={
+        'incremental_vars': [
+            'excluded_user_pattern',
+            'future_tolerance_minutes',
+            'min_event_date',
+            'reporting_currency',
+            'max_order_amount',
+        ],
+        'incremental_seeds': ['excluded_users', 'currency_rates'],
+    },
+    pre_hook="{{ raw_delivery_pre_hook('orders', 'order_id') }}",
+) }}
+
+{%- set plan = raw_delivery_plan('orders', 'order_id', announce=true) %}
+
 with
 
 source as (
     select * from {{ source('shop', 'orders') }}
+    where {{ raw_rows_to_read(plan, 'orders', 'order_id') }}
+),
+
+files as (
+    select * from {{ source('shop', 'orders__files') }}
 ),
 
 currency_rates as (
@@ -20,16 +45,19 @@ excluded_users as (
 as_text as (
     -- The contract's columns (the raw view holds nothing else), as delivered, as text.
     select
-        _strata_source_file as source_file,
-        _strata_source_row as source_row,
-        order_id as raw_order_id,
-        user_id as raw_user_id,
-        ordered_at as raw_ordered_at,
-        status as raw_status,
-        amount as raw_amount,
-        currency as raw_currency,
-        updated_at as raw_updated_at
+        source._strata_source_file as source_file,
+        source._strata_source_row as source_row,
+        files.file_fingerprint as source_file_fingerprint,
+        source.order_id as raw_order_id,
+        source.user_id as raw_user_id,
+        source.ordered_at as raw_ordered_at,
+        source.status as raw_status,
+        source.amount as raw_amount,
+        source.currency as raw_currency,
+        source.updated_at as raw_updated_at
     from source
+    left join files
+        on source._strata_source_file = files.source_file
 ),
 
 parsed as (
@@ -203,6 +231,8 @@ final as (
     select
         source_file,
         source_row,
+        source_file_fingerprint,
+        {{ build_started_at_literal() }} as _loaded_at,
         raw_order_id,
         raw_user_id,
         raw_ordered_at,

@@ -6,10 +6,34 @@
 -- (docs/benchmarks.md): one window pass over the rows, a fast engine-native content hash, and the
 -- raw text kept only on the rows that are not clean (the quarantine is what shows it).
 
+{{ config(
+    materialized=incremental_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key=['source_file', 'source_row'],
+    on_schema_change='sync_all_columns',
+    meta={
+        'incremental_vars': [
+            'excluded_user_pattern',
+            'future_tolerance_minutes',
+            'max_session_hours',
+            'min_event_date',
+        ],
+        'incremental_seeds': ['excluded_users'],
+    },
+    pre_hook="{{ raw_delivery_pre_hook('sessions', 'session_id') }}",
+) }}
+
+{%- set plan = raw_delivery_plan('sessions', 'session_id', announce=true) %}
+
 with
 
 source as (
     select * from {{ source('shop', 'sessions') }}
+    where {{ raw_rows_to_read(plan, 'sessions', 'session_id') }}
+),
+
+files as (
+    select * from {{ source('shop', 'sessions__files') }}
 ),
 
 excluded_users as (
@@ -19,16 +43,19 @@ excluded_users as (
 as_text as (
     -- The contract's columns (the raw view holds nothing else), as delivered, as text.
     select
-        _strata_source_file as source_file,
-        _strata_source_row as source_row,
-        session_id as raw_session_id,
-        user_id as raw_user_id,
-        started_at as raw_started_at,
-        ended_at as raw_ended_at,
-        platform as raw_platform,
-        page_views as raw_page_views,
-        added_to_cart as raw_added_to_cart
+        source._strata_source_file as source_file,
+        source._strata_source_row as source_row,
+        files.file_fingerprint as source_file_fingerprint,
+        source.session_id as raw_session_id,
+        source.user_id as raw_user_id,
+        source.started_at as raw_started_at,
+        source.ended_at as raw_ended_at,
+        source.platform as raw_platform,
+        source.page_views as raw_page_views,
+        source.added_to_cart as raw_added_to_cart
     from source
+    left join files
+        on source._strata_source_file = files.source_file
 ),
 
 parsed as (
@@ -122,6 +149,8 @@ final as (
     select
         source_file,
         source_row,
+        source_file_fingerprint,
+        {{ build_started_at_literal() }} as _loaded_at,
         -- The raw text is kept where someone reads it: on rows that are not clean.
         case when row_disposition <> 'clean' then raw_session_id end as raw_session_id,
         case when row_disposition <> 'clean' then raw_user_id end as raw_user_id,

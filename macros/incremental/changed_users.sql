@@ -1,0 +1,168 @@
+{#- The users whose rows an incremental build of a user-keyed model (user-days, stage change
+    points, stages, history) must compute again, as a select of `user_id`: every user whose raw
+    rows a base model wrote since the model's last build (new deliveries, rows judged again), and
+    every user whose activity or orders the move of D from the last build's D (D') to this one
+    brings in: sessions and orders dated after D' up to D, and order versions that became known
+    then. With `stage_thresholds`, also the users for whom a day after D' up to D is one of their
+    stage change points (int_stage_change_points_listed's offsets): a user with no new activity
+    can still turn dormant or churned. The previous state's values are written into the SQL as
+    literals, so that the pre-hook, which records the new state before the model's rows are
+    written, cannot change what the model reads. -#}
+{% macro changed_users_sql(plan, as_of_date, stage_thresholds=false) %}
+    {% set previous_as_of = "cast('" ~ plan.previous.as_of_date ~ "' as date)" %}
+    {% set as_of = "cast('" ~ as_of_date ~ "' as date)" %}
+    {% set known_from = dbt.dateadd('day', 1, 'cast(' ~ previous_as_of ~ ' as timestamp)') %}
+    {% set known_to = dbt.dateadd('day', 1, 'cast(' ~ as_of ~ ' as timestamp)') %}
+    {% set sql %}
+        select user_id
+        from {{ ref('stg_shop__row_loads') }}
+        where
+            _loaded_at > cast('{{ plan.previous.built_at }}' as timestamp)
+            and user_id is not null
+        union
+        select user_id
+        from {{ ref('stg_shop__sessions') }}
+        where started_date > {{ previous_as_of }} and started_date <= {{ as_of }}
+        union
+        select user_id
+        from {{ ref('stg_shop__order_versions') }}
+        where
+            (ordered_date > {{ previous_as_of }} and ordered_date <= {{ as_of }})
+            or (
+                coalesce(updated_at, ordered_at) >= {{ known_from }}
+                and coalesce(updated_at, ordered_at) < {{ known_to }}
+            )
+        {% if stage_thresholds %}
+            {% for offset in stage_change_offsets() %}
+                union
+                select user_id
+                from {{ ref('int_user_days_aggregated') }}
+                where
+                    activity_date > {{ days_before(previous_as_of, offset) }}
+                    and activity_date <= {{ days_before(as_of, offset) }}
+            {% endfor %}
+            union
+            select user_id
+            from {{ ref('int_user_days_aggregated') }}
+            where
+                purchases > 0
+                and activity_date > {{ days_before(previous_as_of, var('loyal_window_days')) }}
+                and activity_date <= {{ days_before(as_of, var('loyal_window_days')) }}
+            union
+            select user_id
+            from {{ ref('int_user_days_aggregated') }}
+            group by user_id
+            having
+                min(activity_date) > {{ days_before(previous_as_of, var('new_user_days')) }}
+                and min(activity_date) <= {{ days_before(as_of, var('new_user_days')) }}
+        {% endif %}
+    {% endset %}
+    {{ return(sql) }}
+{% endmacro %}
+
+
+{#- The offsets in days from an activity date to the days it can change the user's stage: the
+    day itself, the ends of the recent and baseline engagement windows, the dormant and churned
+    thresholds and the end of the return window (vars). -#}
+{% macro stage_change_offsets() %}
+    {{ return([
+        0,
+        var('engagement_recent_days'),
+        var('engagement_recent_days') + var('engagement_baseline_days'),
+        var('dormant_after_days'),
+        var('churn_after_days'),
+        var('return_window_days'),
+    ] | unique | list) }}
+{% endmacro %}
+
+
+{#- The pre-hook of a user-keyed incremental model: incremental_pre_hook(), and in an incremental
+    build the removal of every stored row of the users to compute again (the model then appends
+    their rows; a user left with no rows is thereby gone too). -#}
+{% macro user_rows_pre_hook(stage_thresholds=false) %}
+    {% if target.type != 'duckdb' or not execute %}
+        {{ return('select 1') }}
+    {% endif %}
+    {% set as_of_date = resolved_as_of_date() %}
+    {% set plan = incremental_plan(as_of_date) %}
+    {% set sql = incremental_pre_hook(plan, as_of_date) %}
+    {% if plan.mode == 'incremental' %}
+        {% set sql = 'delete from ' ~ this ~ ' where user_id in ('
+            ~ changed_users_sql(plan, as_of_date, stage_thresholds) ~ '); ' ~ sql %}
+    {% endif %}
+    {{ return(sql) }}
+{% endmacro %}
+
+
+{#- The plan of a user-keyed model (incremental_plan(), announced), with the as-of date it is for
+    (`as_of_date`: D as this build resolved it; none when the table is built in full anyway). -#}
+{% macro user_keyed_plan() %}
+    {% set as_of_date = resolved_as_of_date() if is_incremental() else none %}
+    {% set plan = incremental_plan(as_of_date, announce=true) %}
+    {% do plan.update({'as_of_date': as_of_date}) %}
+    {{ return(plan) }}
+{% endmacro %}
+
+
+{#- In a user-keyed model, the condition that keeps the rows of the users to compute: true in a
+    full build. `user_column` is the qualified user id of the filtered relation. -#}
+{% macro only_changed_users(plan, user_column='user_id', stage_thresholds=false) %}
+    {% if plan.mode == 'full' %}
+        {{ return('true') }}
+    {% endif %}
+    {{ return(
+        user_column ~ ' in (' ~ changed_users_sql(plan, plan.as_of_date, stage_thresholds) ~ ')'
+    ) }}
+{% endmacro %}
+
+
+{#- The vars of the lifecycle rules: the rows of the stage change points, the stages and the
+    history depend on each of them (their config meta `incremental_vars`). -#}
+{% macro lifecycle_rule_vars() %}
+    {{ return([
+        'engagement_recent_days',
+        'engagement_baseline_days',
+        'return_window_days',
+        'loyal_window_days',
+        'churn_after_days',
+        'dormant_after_days',
+        'new_user_days',
+        'at_risk_min_baseline',
+        'at_risk_ratio',
+        'loyal_min_purchases',
+    ]) }}
+{% endmacro %}
+
+
+{#- The `-- depends_on:` lines of a user-keyed model for the models changed_users_sql reads, which
+    its own SQL only refs in an incremental build: dbt must order them before the model. -#}
+{% macro changed_users_dependencies(stage_thresholds=false) %}
+    {%- set models = ['stg_shop__row_loads', 'stg_shop__order_versions'] %}
+    {%- if stage_thresholds %}
+        {%- set models = models + [
+            'int_as_of_dates_resolved', 'stg_shop__sessions', 'int_user_days_aggregated'
+        ] %}
+    {%- endif %}
+    {%- for model in models %}
+-- depends_on: {{ ref(model) }}
+    {%- endfor %}
+{% endmacro %}
+
+
+{#- The config of a user-keyed incremental model (user-days, stage change points, stages,
+    history): built on DuckDB by appending the rows of the users to compute again, after the
+    pre-hook removed their stored rows. -#}
+{% macro user_keyed_incremental_config(
+    inputs, stage_thresholds=true, on_schema_change='sync_all_columns'
+) %}
+    {% do config(
+        materialized=incremental_materialization(),
+        incremental_strategy='append',
+        on_schema_change=on_schema_change,
+        meta={
+            'incremental_inputs': inputs,
+            'incremental_vars': lifecycle_rule_vars() if stage_thresholds else [],
+        },
+        pre_hook='{{ user_rows_pre_hook(stage_thresholds=' ~ stage_thresholds ~ ') }}',
+    ) %}
+{% endmacro %}

@@ -1,0 +1,32 @@
+-- When each raw row's user was last written by the base models, whatever the row's disposition:
+-- one row per raw row with its user and `_loaded_at`. The incremental intermediate models read
+-- it to find the users whose rows a build added or judged again (macros/incremental).
+
+with
+
+orders as (
+    select * from {{ ref('base_shop__orders') }}
+),
+
+sessions as (
+    select * from {{ ref('base_shop__sessions') }}
+),
+
+loads as (
+    select
+        ---------- ids
+        'orders' as source_table,
+        user_id,
+
+        ---------- timestamps
+        _loaded_at
+    from orders
+    union all
+    select
+        'sessions' as source_table,
+        user_id,
+        _loaded_at
+    from sessions
+)
+
+select * from loads
