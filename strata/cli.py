@@ -102,6 +102,7 @@ def _report(settings: Settings, outcome: RunOutcome, as_json: bool) -> None:
             "reconciliation": summary.reconciliation if summary else None,
             "breakdowns": summary.breakdowns if summary else None,
             "warehouse": str(settings.db),
+            "report": str(outcome.report) if outcome.report else None,
             "notes": outcome.notes,
         }
         click.echo(json.dumps(payload, default=str))
@@ -126,6 +127,8 @@ def _report(settings: Settings, outcome: RunOutcome, as_json: bool) -> None:
     if not as_json:
         for note in outcome.notes:
             click.echo(f"strata: {note}")
+        if outcome.report:
+            click.echo(f"report: {outcome.report}")
         for warning in record.warnings:
             click.echo(f"strata: warning from {warning['name']}: {warning['message']}", err=True)
     for problem in outcome.problems:
@@ -458,6 +461,34 @@ def publish(
     outcome = execute(settings, options, log=lambda line: click.echo(line, err=True))
     _report(settings, outcome, as_json=False)
     sys.exit(outcome.exit_code)
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the report [default: report.html beside the serving copy].",
+)
+@DB_OPTION
+@CONFIG_OPTION
+def report(out: Path | None, db_path: str | None, config: Path | None) -> None:
+    """Write the run report (one self-contained HTML page) from the published marts again.
+
+    `strata run` and `strata publish` write it on every publication; this rebuilds it, for
+    example after an upgrade of strata, or to another file to send.
+    """
+    from strata.report import REPORT_FILE, build_report  # Altair: imported only to report
+
+    settings = _settings(config, db_path=db_path)
+    serving_db = settings.serving / "strata.duckdb"
+    if not serving_db.exists():
+        _fail_usage(f"nothing published at {settings.serving}: run `strata run` first")
+    result = build_report(serving_db, out or settings.serving / REPORT_FILE)
+    click.echo(
+        f"report: {result.path} ({result.bytes / 1e6:.2f} MB, {result.seconds:.1f}s); "
+        f"as of {result.as_of_date}, build {result.build_id}"
+    )
 
 
 @main.command()

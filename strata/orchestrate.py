@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import duckdb
 
 from strata import dbt_runner, incremental, spark_predictions
 from strata.alerts import AlertConfig, build_payload, send_alerts
-from strata.atomic_files import write_text_atomic
+from strata.atomic_files import replace_file, write_text_atomic
 from strata.dbt_runner import DbtResult, Progress
 from strata.preflight import WarehouseBusy, check_raw_dir, check_warehouse_free
 from strata.publish import PublishError, current_manifest, publish
@@ -83,6 +84,7 @@ class RunOutcome:
     dbt: DbtResult | None = None
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    report: Path | None = None  # the published run report (serving folder), when one was written
 
 
 def build_record_file(settings: Settings) -> Path:
@@ -338,6 +340,8 @@ def _locked(
         # `strata publish` on its own: only a warehouse whose last build completed is whole.
         return _refuse_publish(settings, options, record, build)
 
+    if result is not None:
+        notes += result.notices
     outcome = RunOutcome(exit_code=EXIT_OK, record=record, dbt=result, notes=notes)
     if options.dbt_args:
         recompute = options.dbt_vars.get("rfm_snapshot_recompute") or {}
@@ -469,8 +473,30 @@ def _publish(
                 "as_of_date": as_of,
                 "figures": guard_figures(settings.db),
             },
+            after=_report_writer(build.get("build_id"), as_of, outcome),
         )
     except PublishError as error:
         record.status, record.message = "failed", f"publish failed: {error}"
         return
     record.published_version = published.version
+    if published.after_error:
+        outcome.notes.append(f"the run report was not written: {published.after_error}")
+
+
+def _report_writer(
+    build_id: str | None, as_of: str | None, outcome: RunOutcome
+) -> Callable[[Path, Path], None]:
+    """What publish() runs once a version is live: the run report of exactly that version, in
+    its version folder and, replaced atomically, beside the serving copy (docs/report.md)."""
+
+    def write(serving_db: Path, version_dir: Path) -> None:
+        from strata.report import REPORT_FILE, build_report  # Altair: imported only to report
+
+        result = build_report(serving_db, version_dir / REPORT_FILE, build_id=build_id, as_of=as_of)
+        target = serving_db.parent / REPORT_FILE
+        temp = target.with_name(f".{REPORT_FILE}.{os.getpid()}.tmp")
+        shutil.copyfile(result.path, temp)
+        replace_file(temp, target)
+        outcome.report = target
+
+    return write

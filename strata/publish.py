@@ -70,7 +70,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,8 @@ class PublishResult:
     tables: dict[str, int]  # "marts.dim_users" -> row count
     removed_versions: list[str]
     seconds: float
+    # what `after` (the run report) raised, if it did: the data were published all the same
+    after_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,7 @@ def publish(
     keep: int = 3,
     version: str | None = None,
     build: Mapping[str, Any] | None = None,
+    after: Callable[[Path, Path], None] | None = None,
 ) -> PublishResult:
     """Publish every table (not view) of ``schemas`` in ``warehouse`` to ``serving_dir``.
 
@@ -211,6 +214,9 @@ def publish(
     ``build`` describes the build published (``build_id``, ``as_of_date``, and ``figures``, what
     the next run's guards compare with): it is written into the manifest, and its id and date into
     ``strata_meta.publication``, so that readers and the next run know what is live.
+    ``after(serving_db, version_dir)`` runs once the new version is live, still under the publish
+    lock (so it reads exactly this version): the run report is written there. What it raises is
+    returned in ``after_error``, not raised: the publication itself has succeeded.
 
     Raises PublishError (naming the file) if the warehouse is missing or unreadable, has none of
     the schemas' tables, or any step fails; the previous publication is then left as it was.
@@ -267,6 +273,12 @@ def publish(
             raise  # KeyboardInterrupt and the like, after the rollback
 
         attempt.discard_backup()
+        after_error = None
+        if after is not None:
+            try:
+                after(serving_dir / SERVING_DB, serving_dir / VERSIONS_DIR / version)
+            except Exception as error:
+                after_error = f"{type(error).__name__}: {error}"
         removed = _prune(serving_dir, keep, version)
 
     return PublishResult(
@@ -276,6 +288,7 @@ def publish(
         tables=tables,
         removed_versions=removed,
         seconds=round(time.monotonic() - started, 3),
+        after_error=after_error,
     )
 
 

@@ -1,0 +1,730 @@
+"""The run report (strata/report): its figures, its behaviour on missing marts, a real browser.
+
+One warehouse is built for real (1,500 generated users, the whole `strata run`) and published;
+the tests read its serving copy, or copies of it with marts dropped, emptied or added. The
+figures the page embeds are compared with queries written here, independently of the report's
+own SQL. The browser test opens the file in headless Chromium with every network request
+refused and fails on any request, console error or chart without marks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from strata.cli import main
+from strata.generate import generate
+from strata.publish import publish
+from strata.report import REPORT_FILE, ReportResult, build_report
+from tools.report_bench import add_outcome_marts, make_serving_db
+
+pytestmark = pytest.mark.slow
+
+AS_OF = "2026-06-30"
+BUILD_ID = "test-report-build"
+MAX_BYTES = 5_000_000
+# Read at import: conftest's session fixture removes every STRATA_* variable before tests run.
+CHROMIUM = Path(os.environ.get("STRATA_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOT = os.environ.get("STRATA_REPORT_SCREENSHOT")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+# --- the warehouse and its report ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def serving(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The serving DuckDB file of a real build: 1,500 generated users as of 2026-06-30."""
+    folder = tmp_path_factory.mktemp("report-warehouse")
+    generate(users=1500, seed=7, end_date=dt.date.fromisoformat(AS_OF), out_dir=folder / "raw")
+    warehouse = folder / "warehouse.duckdb"
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--raw-dir",
+            str(folder / "raw"),
+            "--db",
+            str(warehouse),
+            "--as-of",
+            AS_OF,
+            "--no-publish",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    published = publish(
+        warehouse, folder / "serving", build={"build_id": BUILD_ID, "as_of_date": AS_OF}
+    )
+    return published.serving_db
+
+
+@pytest.fixture(scope="module")
+def report(serving: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[ReportResult, str]:
+    out = tmp_path_factory.mktemp("report") / REPORT_FILE
+    result = build_report(serving, out)
+    return result, out.read_text(encoding="utf-8")
+
+
+OUTCOME_MARTS = ("rpt_play_outcomes", "rpt_stage_outcomes", "rpt_cohort_retention")
+
+
+def marts_in(db: Path) -> set[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts'"
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+@pytest.fixture(scope="module")
+def core(serving: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The serving file without the outcome marts (they are newer than the others, and an older
+    warehouse has none): the sections that depend on nothing optional."""
+    db = copy_of(serving, tmp_path_factory.mktemp("core"))
+    execute(db, *(f"drop table if exists marts.{table}" for table in OUTCOME_MARTS))
+    return db
+
+
+@pytest.fixture(scope="module")
+def with_outcomes(serving: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The serving file with the three outcome marts: the build's own when it makes them, else
+    a few plausible rows of their shape added to a copy."""
+    if set(OUTCOME_MARTS) <= marts_in(serving):
+        return serving
+    db = copy_of(serving, tmp_path_factory.mktemp("outcomes"))
+    with duckdb.connect(str(db)) as con:
+        for table in OUTCOME_MARTS:
+            con.execute(f"drop table if exists marts.{table}")
+        add_outcome_marts(con, dt.date.fromisoformat(AS_OF), users=1500)
+    return db
+
+
+def columns_of(db: Path, table: str) -> set[str]:
+    schema, name = table.split(".")
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ?",
+            [schema, name],
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def copy_of(serving: Path, folder: Path) -> Path:
+    """A private copy of the serving file, to drop, empty or add marts in."""
+    target = folder / "strata.duckdb"
+    shutil.copyfile(serving, target)
+    return target
+
+
+def execute(db: Path, *statements: str) -> None:
+    with duckdb.connect(str(db)) as con:
+        for statement in statements:
+            con.execute(statement)
+
+
+def query(db: Path, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        cursor = con.execute(sql, params or [])
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def scalar(db: Path, sql: str, params: list[Any] | None = None) -> Any:
+    return next(iter(query(db, sql, params)[0].values()))
+
+
+# --- reading the page back ---------------------------------------------------------------------
+
+
+def island(page: str, element_id: str) -> Any:
+    """The JSON of one <script type="application/json"> element of the page."""
+    found = re.search(
+        rf'<script type="application/json" id="{element_id}">(.*?)</script>', page, re.S
+    )
+    assert found, f"no data island {element_id}"
+    return json.loads(found.group(1))
+
+
+def sections(page: str) -> dict[str, bool]:
+    """Section id -> whether it has something to show."""
+    return {
+        key: shown == "true"
+        for key, shown in re.findall(r'<section id="([^"]+)" data-shown="(true|false)">', page)
+    }
+
+
+def normal(value: Any) -> Any:
+    """A value as the page carries it, for comparing: dates as text, money and shares as
+    floats rounded to 6 places."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | str):
+        return value
+    number = float(value)
+    return None if math.isnan(number) else round(number, 6)
+
+
+def as_set(rows: list[dict[str, Any]], keys: list[str]) -> set[tuple[Any, ...]]:
+    return {tuple(normal(row[key]) for key in keys) for row in rows}
+
+
+def section_text(page: str, key: str) -> str:
+    found = re.search(rf'<section id="{key}"[^>]*>(.*?)</section>', page, re.S)
+    assert found, f"no section {key}"
+    return re.sub(r"<[^>]+>", " ", found.group(1))
+
+
+# --- (a) the figures in the page are the marts' ------------------------------------------------
+
+
+def test_figures_in_the_page_equal_the_marts(serving: Path, report: tuple) -> None:
+    result, page = report
+    data = island(page, "strata-data")
+
+    users = scalar(serving, "select count(*) from marts.dim_users")
+    months = query(
+        serving,
+        "select * from marts.rpt_growth_accounting where grain = 'month'"
+        " order by period_start desc limit 2",
+    )
+    previous_end = scalar(
+        serving,
+        "select max(period_end) from marts.rpt_segment_transitions"
+        " where grain = 'month' and segment_type = 'lifecycle_stage' and period_end < ?",
+        [AS_OF],
+    )
+    users_then = scalar(
+        serving,
+        "select sum(user_count) from marts.rpt_segment_transitions"
+        " where grain = 'month' and segment_type = 'lifecycle_stage' and period_end = ?",
+        [previous_end],
+    )
+    headline = {row["key"]: row for row in data["headline"]}
+    assert headline["users"]["value"] == users
+    assert headline["users"]["previous"] == users_then
+    assert headline["users"]["change"] == users - users_then
+    for key in ("monthly_active_users", "new_users", "churned_users"):
+        assert headline[key]["value"] == months[0][key]
+        assert headline[key]["previous"] == months[1][key]
+    assert headline["quick_ratio"]["value"] == pytest.approx(months[0]["quick_ratio"])
+    revenue = query(
+        serving,
+        "select sum(revenue_30d) as now, sum(revenue_90d) - sum(revenue_30d) as before"
+        " from marts.dim_users",
+    )[0]
+    assert headline["revenue_30d"]["value"] == pytest.approx(float(revenue["now"]))
+    assert headline["revenue_30d"]["previous"] == pytest.approx(float(revenue["before"]) / 2)
+    loyal = scalar(serving, "select count(*) from marts.dim_users where lifecycle_stage = 'loyal'")
+    assert headline["stage_loyal"]["value"] == loyal
+
+    stages = query(
+        serving,
+        "select period_end, to_segment as stage, sum(user_count) as users"
+        " from marts.rpt_segment_transitions"
+        " where grain = 'month' and segment_type = 'lifecycle_stage' group by all",
+    )
+    keys = ["period_end", "stage", "users"]
+    assert as_set(data["stages_over_time"], keys) == as_set(stages, keys)
+
+    grid = query(
+        serving,
+        "select r_score, f_score, rfm_segment as segment, count(*) as users,"
+        " sum(monetary) as revenue from marts.dim_users where r_score is not null group by all",
+    )
+    keys = ["r_score", "f_score", "segment", "users", "revenue"]
+    assert as_set(data["rfm_grid"], keys) == as_set(grid, keys)
+    assert (
+        sum(row["users"] for row in data["rfm_grid"])
+        + sum(row["users"] for row in data["rfm_outside_grid"])
+        == users
+    )
+
+    for segment_type, name in (
+        ("lifecycle_stage", "flows_lifecycle"),
+        ("rfm_segment", "flows_rfm"),
+    ):
+        flows = query(
+            serving,
+            "select from_segment, to_segment, user_count as users"
+            " from marts.rpt_segment_transitions where grain = 'month' and segment_type = ?"
+            " and period_end = (select max(period_end) from marts.rpt_segment_transitions)",
+            [segment_type],
+        )
+        keys = ["from_segment", "to_segment", "users"]
+        assert as_set(data[name], keys) == as_set(flows, keys)
+
+    growth = query(serving, "select * from marts.rpt_growth_accounting where grain = 'month'")
+    keys = [
+        "period_start",
+        "is_complete",
+        "active_users",
+        "new_users",
+        "retained_users",
+        "resurrected_users",
+        "churned_users",
+        "quick_ratio",
+        "daily_active_users",
+        "weekly_active_users",
+        "monthly_active_users",
+    ]
+    assert as_set(data["growth_monthly"], keys) == as_set(growth, keys)
+
+    for segment_type, name in (("value_tier", "value_tiers"), ("rfm_class", "rfm_classes")):
+        summary = {
+            row["segment"]: row
+            for row in query(
+                serving,
+                "select segment, user_count, buyer_count, revenue_in_window"
+                " from marts.rpt_segment_summary where segment_type = ?",
+                [segment_type],
+            )
+        }
+        for row in data[name]:
+            mart = summary.get(row["segment"])
+            assert row["users"] == (mart["user_count"] if mart else 0), row
+            assert row["buyers"] == (mart["buyer_count"] if mart else 0), row
+            assert row["revenue"] == pytest.approx(
+                float(mart["revenue_in_window"]) if mart else 0.0
+            )
+    assert len(data["rfm_classes"]) == 8
+    assert [row["segment"] for row in data["value_tiers"]] == ["vip", "mid", "low", "none"]
+
+    plays = query(
+        serving,
+        "select lifecycle_stage as segment, recommended_action as action,"
+        " action_channel as channel, count(*) as users from marts.dim_users group by all",
+    )
+    keys = ["segment", "action", "channel", "users"]
+    assert as_set(data["playbook_lifecycle"], keys) == as_set(plays, keys)
+    assert sum(row["users"] for row in data["playbook_lifecycle"]) == users
+
+    reconciliation = query(serving, "select * from marts.rpt_source_reconciliation")
+    keys = ["source_table", "raw_rows", "clean_rows", "excluded_rows", "quarantined_rows"]
+    assert as_set(data["reconciliation"], keys) == as_set(reconciliation, keys)
+    reasons = query(
+        serving,
+        "select source_table, reason_code, row_count from marts.rpt_row_reasons"
+        " where row_disposition = 'quarantined' and row_count > 0"
+        " order by row_count desc, source_table, reason_code limit 10",
+    )
+    keys = ["source_table", "reason_code", "row_count"]
+    assert [tuple(r[k] for k in keys) for r in data["quarantine_reasons"]] == [
+        tuple(r[k] for k in keys) for r in reasons
+    ]
+
+    # Predictions: the bins add up to the buyers with a prediction, each bin holds its buyers.
+    predicted = scalar(serving, "select count(p_alive) from marts.dim_users")
+    assert predicted > 0
+    assert sum(row["buyers"] for row in data["p_alive_bins"]) == predicted
+    for row in data["p_alive_bins"]:
+        upper = "<=" if row["bin_end"] >= 1 else "<"
+        assert row["buyers"] == scalar(
+            serving,
+            f"select count(*) from marts.dim_users where p_alive >= ? and p_alive {upper} ?",
+            [row["bin_start"], row["bin_end"]],
+        )
+    clv = query(
+        serving,
+        "select count(predicted_clv) as buyers, sum(predicted_clv) as total from marts.dim_users",
+    )[0]
+    assert sum(row["buyers"] for row in data["clv_bins"]) == clv["buyers"]
+    assert sum(row["predicted_clv"] for row in data["clv_bins"]) == pytest.approx(clv["total"])
+    calibration = query(serving, "select * from marts.rpt_prediction_calibration")
+    keys = ["breakdown", "group_value", "buyers", "actual_purchase_days", "predicted_purchase_days"]
+    assert as_set(data["calibration"], keys) == as_set(calibration, keys)
+
+    # What the page is about.
+    about = island(page, "strata-about")
+    assert about["as_of_date"] == AS_OF == result.as_of_date
+    assert about["build_id"] == BUILD_ID == result.build_id
+    assert about["version"] == scalar(serving, "select max(version) from strata_meta.publication")
+    assert dt.datetime.fromisoformat(about["built_at"]).tzinfo is not None
+    assert f'data-as-of="{AS_OF}"' in page and f'data-build-id="{BUILD_ID}"' in page
+
+
+def test_every_chart_reads_datasets_that_the_page_carries(report: tuple) -> None:
+    _, page = report
+    data = island(page, "strata-data")
+    charts = island(page, "strata-charts")["charts"]
+    assert charts
+
+    def named(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            if isinstance(node.get("data"), dict) and "name" in node["data"]:
+                yield node["data"]["name"]
+            for value in node.values():
+                yield from named(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from named(value)
+
+    for chart in charts:
+        used = set(named(chart["spec"]))
+        assert used, chart["id"]
+        assert used <= set(chart["datasets"]) <= set(data), chart["id"]
+        assert f'id="{chart["id"]}"' in page
+        assert chart["spec"]["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+
+
+def test_the_page_is_self_contained_small_and_complete(serving: Path, report: tuple) -> None:
+    result, page = report
+    assert result.bytes == len(page.encode("utf-8")) < MAX_BYTES
+    # Nothing to fetch: every script inline, and outside the scripts no image, frame, style
+    # sheet or font to load (the scripts' own text mentions such tags, hence the split).
+    assert all("src=" not in tag for tag in re.findall(r"<script\b[^>]*>", page))
+    markup = re.sub(r"<script\b[^>]*>.*?</script>", "", page, flags=re.S)
+    assert not re.search(r"<(img|iframe|link|source|object|embed|video|audio)\b", markup)
+    assert "@import" not in markup and "url(" not in markup
+    assert "default-src 'none'" in page
+    # The page-level parts: one bundle, each section in order with its reading aids.
+    assert page.count("window.vegaEmbed") == 1
+    shown = sections(page)
+    optional = [
+        key
+        for key, table in (
+            ("plays", "rpt_play_outcomes"),
+            ("stage-outcomes", "rpt_stage_outcomes"),
+            ("cohorts", "rpt_cohort_retention"),
+        )
+        if table in marts_in(serving)
+    ]
+    core_sections = ["headline", "stages", "rfm", "flows", "growth", "tiers", "playbook"]
+    assert list(shown) == [*core_sections, "predictions", *optional, "quality"]
+    assert all(shown[key] for key in [*core_sections, "predictions", "quality"])
+    assert result.sections == tuple(key for key, ok in shown.items() if ok)
+    charts = island(page, "strata-charts")["charts"]
+    aids = re.findall(r'<figcaption><strong>[^<]+</strong><p class="aid">([^<]+)</p>', page)
+    assert len(aids) == len(charts) and all(len(aid) > 40 for aid in aids)
+
+
+def test_the_report_is_written_atomically_and_leaves_the_marts_alone(
+    serving: Path, tmp_path: Path
+) -> None:
+    before = serving.read_bytes()
+    out = tmp_path / "nested" / REPORT_FILE
+    build_report(serving, out, build_id="first")
+    build_report(serving, out, build_id="second", as_of="2026-06-29")
+    assert [p.name for p in out.parent.iterdir()] == [REPORT_FILE]
+    page = out.read_text(encoding="utf-8")
+    assert 'data-build-id="second"' in page and 'data-as-of="2026-06-29"' in page
+    assert serving.read_bytes() == before
+    with pytest.raises(FileNotFoundError):
+        build_report(tmp_path / "missing.duckdb", out)
+
+
+# --- (b) missing and empty marts ---------------------------------------------------------------
+
+MISSING = {
+    # dropped tables -> sections that then say why they have nothing to show
+    "rpt_segment_transitions": {"stages", "flows"},
+    "rpt_growth_accounting": {"growth"},
+    "rpt_segment_summary": {"tiers"},
+    "rpt_source_reconciliation": {"quality"},
+    "dim_users": {"rfm", "playbook", "predictions"},
+}
+
+
+@pytest.mark.parametrize("table", sorted(MISSING))
+def test_a_missing_mart_is_said_in_its_section(core: Path, tmp_path: Path, table: str) -> None:
+    db = copy_of(core, tmp_path)
+    execute(db, f"drop table marts.{table}")
+    result = build_report(db, tmp_path / REPORT_FILE)
+    page = (tmp_path / REPORT_FILE).read_text(encoding="utf-8")
+    shown = sections(page)
+    assert {key for key, ok in shown.items() if not ok} == MISSING[table]
+    assert set(result.unavailable) == MISSING[table]
+    for key in MISSING[table]:
+        assert "Not available" in section_text(page, key)
+    assert shown["headline"]  # the figures that remain are still given
+
+
+def test_missing_outcome_and_prediction_marts_leave_their_sections_out(
+    core: Path, tmp_path: Path
+) -> None:
+    db = copy_of(core, tmp_path)
+    execute(
+        db,
+        "drop table marts.fct_customer_model_fits",
+        "drop table marts.rpt_prediction_calibration",
+        "alter table marts.dim_users drop column p_alive",
+        "drop table marts.rpt_row_reasons",
+        "drop table marts.rpt_purchase_gaps",
+        "drop table strata_meta.publication",
+    )
+    page_path = tmp_path / REPORT_FILE
+    result = build_report(db, page_path)
+    page = page_path.read_text(encoding="utf-8")
+    shown = sections(page)
+    assert "predictions" not in shown and "plays" not in shown and "cohorts" not in shown
+    assert all(shown.values())
+    assert "Quarantine reasons: marts.rpt_row_reasons is not in the serving database" in page
+    # Without the publication table the as-of date comes from dim_users; the build id is unknown.
+    assert result.as_of_date == AS_OF and result.build_id is None
+
+
+def test_calibration_is_left_out_when_only_it_is_missing(serving: Path, tmp_path: Path) -> None:
+    db = copy_of(serving, tmp_path)
+    execute(db, "drop table marts.rpt_prediction_calibration")
+    build_report(db, tmp_path / REPORT_FILE)
+    page = (tmp_path / REPORT_FILE).read_text(encoding="utf-8")
+    assert sections(page)["predictions"]
+    assert 'id="chart-p-alive"' in page and 'id="chart-calibration"' not in page
+
+
+def test_predictions_that_were_not_made_are_explained(serving: Path, tmp_path: Path) -> None:
+    db = copy_of(serving, tmp_path)
+    execute(
+        db,
+        "update marts.dim_users set p_alive = null, predicted_clv = null,"
+        " intent_segment = null, intent_action = null",
+        "update marts.fct_customer_model_fits set is_converged = false,"
+        " message = 'fewer than 10 repeat buyers (3)'",
+    )
+    result = build_report(db, tmp_path / REPORT_FILE)
+    page = (tmp_path / REPORT_FILE).read_text(encoding="utf-8")
+    assert "predictions" in result.unavailable
+    text = section_text(page, "predictions")
+    assert "No predictions were made" in text or "no predictions were made" in text
+    assert "fewer than 10 repeat buyers (3)" in text
+    assert "playbook_intent_segment" not in island(page, "strata-data")
+
+
+def empty_every_table(db: Path) -> None:
+    with duckdb.connect(str(db)) as con:
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where schema_name = 'marts'"
+        ).fetchall()
+        for schema, table in tables:
+            con.execute(f'delete from "{schema}"."{table}"')
+
+
+def test_empty_marts_say_there_is_nothing_to_show(core: Path, tmp_path: Path) -> None:
+    db = copy_of(core, tmp_path)
+    empty_every_table(db)
+    result = build_report(db, tmp_path / REPORT_FILE)
+    page = (tmp_path / REPORT_FILE).read_text(encoding="utf-8")
+    shown = sections(page)
+    assert set(result.unavailable) == {
+        "stages",
+        "rfm",
+        "flows",
+        "growth",
+        "tiers",
+        "playbook",
+        "predictions",
+        "quality",
+    }
+    assert shown["headline"]  # zero users is a figure too
+    assert island(page, "strata-charts")["charts"] == []
+    assert page.count("Nothing to show") == len(result.unavailable)
+
+
+def test_a_serving_file_without_any_mart_still_gives_a_page(tmp_path: Path) -> None:
+    db = tmp_path / "strata.duckdb"
+    execute(db, "create schema marts")
+    result = build_report(db, tmp_path / REPORT_FILE)
+    page = (tmp_path / REPORT_FILE).read_text(encoding="utf-8")
+    assert result.sections == ()
+    assert set(sections(page)) == {
+        "headline",
+        "stages",
+        "rfm",
+        "flows",
+        "growth",
+        "tiers",
+        "playbook",
+        "quality",
+    }
+    assert "marts.dim_users is not in the serving database" in page
+
+
+# --- the outcome marts, when they exist --------------------------------------------------------
+
+
+def test_outcome_marts_are_shown_when_present(with_outcomes: Path, tmp_path: Path) -> None:
+    result = build_report(with_outcomes, tmp_path / REPORT_FILE)
+    page = (tmp_path / REPORT_FILE).read_text(encoding="utf-8")
+    assert {"plays", "stage-outcomes", "cohorts"} <= set(result.sections)
+    data = island(page, "strata-data")
+
+    # Group sizes are entries where the mart counts them (a user may enter twice), else users.
+    plays = "marts.rpt_play_outcomes"
+    size = "entry_count" if "entry_count" in columns_of(with_outcomes, plays) else "user_count"
+    treated = query(
+        with_outcomes,
+        f"select play_id, {size} as size, lift_pp, lift_ci_low_pp, lift_ci_high_pp from {plays}"
+        " where group_name = 'treated' and cohort_grain = 'all'",
+    )
+    keys = ["play_id", "lift_pp", "lift_ci_low_pp", "lift_ci_high_pp"]
+    assert as_set(data["play_outcomes"], keys) == as_set(treated, keys)
+    holdout = {
+        row["play_id"]: row["size"]
+        for row in query(
+            with_outcomes,
+            f"select play_id, {size} as size from {plays}"
+            " where group_name = 'holdout' and cohort_grain = 'all'",
+        )
+    }
+    for row in data["play_outcomes"]:
+        assert row["treated_users"] == next(
+            t["size"] for t in treated if t["play_id"] == row["play_id"]
+        )
+        assert row["holdout_users"] == holdout.get(row["play_id"])
+
+    outcomes = query(
+        with_outcomes,
+        "select segment_type, segment, user_count as users, retained_share, moved_up_share,"
+        " moved_down_share, churned_share from marts.rpt_stage_outcomes"
+        " where grain = 'month'"
+        " and period_end = (select max(period_end) from marts.rpt_stage_outcomes)",
+    )
+    keys = list(outcomes[0])
+    assert as_set(data["stage_outcomes"], keys) == as_set(outcomes, keys)
+
+    # The page keeps the last 24 cohorts of each type, up to 24 months on.
+    cohorts = query(
+        with_outcomes,
+        "select cohort_type, cohort_month, months_since_cohort as months_since, active_share,"
+        " buying_share from marts.rpt_cohort_retention where months_since_cohort <= 24"
+        " qualify dense_rank() over (partition by cohort_type order by cohort_month desc)"
+        " <= 24",
+    )
+    keys = ["cohort_type", "cohort_month", "months_since", "active_share", "buying_share"]
+    assert as_set(data["cohort_retention"], keys) == as_set(cohorts, keys)
+    for chart_id in ("chart-plays", "chart-stage-outcomes", "chart-cohorts-first-activity"):
+        assert f'id="{chart_id}"' in page
+
+
+def test_empty_outcome_marts_say_so(with_outcomes: Path, tmp_path: Path) -> None:
+    db = copy_of(with_outcomes, tmp_path)
+    execute(
+        db,
+        "delete from marts.rpt_play_outcomes",
+        "delete from marts.rpt_stage_outcomes",
+        "delete from marts.rpt_cohort_retention",
+    )
+    result = build_report(db, tmp_path / REPORT_FILE)
+    assert {"plays", "stage-outcomes", "cohorts"} <= set(result.unavailable)
+
+
+# --- (c) a real browser, offline ---------------------------------------------------------------
+
+
+def open_in_chromium(page_path: Path, screenshot: Path) -> dict[str, Any]:
+    """Open ``page_path`` in headless Chromium with every request but the file itself refused;
+    wait for the charts, count their marks, save a full-page screenshot."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not CHROMIUM.is_file():
+        pytest.skip(
+            f"Chromium is not installed at {CHROMIUM}: `apt-get install -y chromium` "
+            "(make install does it)"
+        )
+    url = page_path.resolve().as_uri()
+    problems: list[str] = []
+    requests: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            context = browser.new_context(viewport={"width": 1200, "height": 900})
+            page = context.new_page()
+
+            def refuse_all_but_the_file(route: Any) -> None:
+                requests.append(route.request.url)
+                if route.request.url == url:
+                    route.continue_()
+                else:
+                    route.abort()
+
+            page.route("**/*", refuse_all_but_the_file)
+            page.on(
+                "console",
+                lambda message: problems.append(f"{message.type}: {message.text}")
+                if message.type in ("error", "warning", "assert")
+                else None,
+            )
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.on("requestfailed", lambda request: requests.append(request.url))
+            page.goto(url)
+            page.wait_for_selector("html[data-charts-done]", state="attached", timeout=60_000)
+            charts = page.evaluate(
+                """() => Array.from(document.querySelectorAll('.vega')).map(element => ({
+                    id: element.id,
+                    rendered: element.getAttribute('data-rendered'),
+                    marks: element.querySelectorAll('svg .role-mark > *').length,
+                }))"""
+            )
+            done = page.evaluate("document.documentElement.getAttribute('data-charts-done')")
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    return {"problems": problems, "requests": requests, "charts": charts, "done": done}
+
+
+def screenshot_path(tmp_path: Path, name: str) -> Path:
+    if SCREENSHOT and name == "report":
+        return Path(SCREENSHOT)
+    return tmp_path / f"{name}.png"
+
+
+@pytest.mark.parametrize("case", ["full", "empty"])
+def test_the_report_renders_offline_in_chromium(
+    with_outcomes: Path, tmp_path: Path, case: str
+) -> None:
+    db = copy_of(with_outcomes, tmp_path)
+    if case == "empty":
+        empty_every_table(db)
+    page_path = tmp_path / REPORT_FILE
+    build_report(db, page_path)
+    expected = len(island(page_path.read_text(encoding="utf-8"), "strata-charts")["charts"])
+    shot = screenshot_path(tmp_path, "report" if case == "full" else f"report-{case}")
+    seen = open_in_chromium(page_path, shot)
+
+    assert seen["requests"] == [page_path.resolve().as_uri()], seen["requests"]
+    assert seen["problems"] == []
+    assert seen["done"] == str(expected)
+    assert len(seen["charts"]) == expected
+    if case == "full":
+        assert expected >= 15
+    for chart in seen["charts"]:
+        assert chart["rendered"] == "true", chart
+        assert chart["marks"] > 0, chart
+    assert shot.stat().st_size > 10_000
+
+
+# --- (d) size and time at scale ----------------------------------------------------------------
+
+
+def test_the_report_of_a_million_users_stays_small(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serving = make_serving_db(tmp_path / "strata.duckdb", 1_000_000)
+    result = build_report(serving, tmp_path / REPORT_FILE)
+    with capsys.disabled():
+        print(
+            f"\nreport for 1,000,000 synthetic users: {result.bytes / 1e6:.2f} MB,"
+            f" built in {result.seconds:.2f} s"
+        )
+    assert result.bytes < MAX_BYTES
+    assert len(result.sections) == 12 and result.unavailable == ()
