@@ -121,8 +121,9 @@ def main(
         )
         click.echo(render(results[-1:], machine(), threads, memory_limit, size))
         click.echo()
+        if docs:  # after every size, so that a long step cut short keeps what was measured
+            write_docs(docs, render(results, machine(), threads, memory_limit, headline_users))
     table = render(results, machine(), threads, memory_limit, headline_users)
     click.echo(table)
     if docs:
-        write_docs(docs, table)
         click.echo(f"written to {docs}")
