@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -41,10 +42,16 @@ def raw_dir(tmp_path: Path) -> Path:
     return target
 
 
+class FixtureRun(NamedTuple):
+    raw: Path  # the raw folder it read (a copy of the committed fixture)
+    db: Path  # the warehouse it built
+    output: str  # what `strata run` printed
+
+
 @pytest.fixture(scope="session")
-def fixture_warehouse(tmp_path_factory: pytest.TempPathFactory, _isolated_settings: None) -> Path:
+def fixture_run(tmp_path_factory: pytest.TempPathFactory, _isolated_settings: None) -> FixtureRun:
     """The committed fixture built once by `strata run` for the whole session: for tests that
-    only read the marts. Tests that change data or warehouse build their own."""
+    only read the marts or the summary. Tests that change data or warehouse build their own."""
     from click.testing import CliRunner
 
     from strata.cli import main
@@ -54,4 +61,10 @@ def fixture_warehouse(tmp_path_factory: pytest.TempPathFactory, _isolated_settin
     db = work / "fixture.duckdb"
     result = CliRunner().invoke(main, ["run", "--raw-dir", str(work / "raw"), "--db", str(db)])
     assert result.exit_code == 0, result.output
-    return db
+    return FixtureRun(work / "raw", db, result.output)
+
+
+@pytest.fixture(scope="session")
+def fixture_warehouse(fixture_run: FixtureRun) -> Path:
+    """The warehouse of fixture_run, for tests that only read it."""
+    return fixture_run.db

@@ -46,10 +46,8 @@ def csv_data_rows(path: Path) -> int:
         return sum(1 for _ in csv.reader(handle)) - 1
 
 
-def test_run_builds_and_summarises_the_fixture(raw_dir: Path, tmp_path: Path) -> None:
-    db = tmp_path / "w.duckdb"
-    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(db))
-    assert code == 0, output
+def test_run_builds_and_summarises_the_fixture(fixture_run) -> None:
+    raw_dir, db, output = fixture_run
     counts = reconciliation(db)
     # Every raw row is accounted for: the reconciliation matches the files themselves.
     assert counts["orders"][0] == csv_data_rows(raw_dir / "orders.csv")
@@ -81,11 +79,8 @@ def test_summary_reports_missing_marts_as_not_built(tmp_path: Path) -> None:
     assert "the reconciliation report was not built" in text
 
 
-def test_fixture_has_a_row_for_every_reason_code(raw_dir: Path, tmp_path: Path) -> None:
-    db = tmp_path / "w.duckdb"
-    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(db))
-    assert code == 0, output
-    with duckdb.connect(str(db), read_only=True) as con:
+def test_fixture_has_a_row_for_every_reason_code(fixture_warehouse: Path) -> None:
+    with duckdb.connect(str(fixture_warehouse), read_only=True) as con:
         missing = con.execute(
             "select source_table, row_disposition, reason_code from marts.rpt_row_reasons"
             " where row_count = 0"
@@ -104,7 +99,8 @@ def test_run_json_summary(raw_dir: Path, tmp_path: Path) -> None:
     assert payload["tests_passed"] > 0
 
 
-def test_parquet_input_gives_the_same_result_as_csv(raw_dir: Path, tmp_path: Path) -> None:
+def test_parquet_input_gives_the_same_result_as_csv(fixture_run, tmp_path: Path) -> None:
+    raw_dir, csv_db, _ = fixture_run
     parquet_dir = tmp_path / "parquet"
     parquet_dir.mkdir()
     with duckdb.connect() as con:
@@ -113,8 +109,7 @@ def test_parquet_input_gives_the_same_result_as_csv(raw_dir: Path, tmp_path: Pat
                 f"copy (select * from read_csv('{raw_dir / table}.csv', all_varchar = true))"
                 f" to '{parquet_dir / table}.parquet' (format parquet)"
             )
-    csv_db, parquet_db = tmp_path / "csv.duckdb", tmp_path / "parquet.duckdb"
-    assert run_cli("run", "--raw-dir", str(raw_dir), "--db", str(csv_db))[0] == 0
+    parquet_db = tmp_path / "parquet.duckdb"
     code, output = run_cli("run", "--raw-dir", str(parquet_dir), "--db", str(parquet_db))
     assert code == 0, output
     assert reconciliation(csv_db) == reconciliation(parquet_db)

@@ -77,10 +77,14 @@ def scores_on(db: Path, day: str | None = None) -> dict[str, tuple]:
     return {row[0]: tuple(row[1:]) for row in rows}
 
 
-def assert_history_matches(raw: Path, tmp_path: Path, days: list[str]) -> tuple[int, int]:
-    """Returns how many user stages and how many RFM snapshots were compared."""
-    final = tmp_path / "final.duckdb"
-    build(raw, final)
+def assert_history_matches(
+    raw: Path, tmp_path: Path, days: list[str], final: Path | None = None
+) -> tuple[int, int]:
+    """Returns how many user stages and how many RFM snapshots were compared. `final` is the
+    whole build of `raw` when one exists already."""
+    if final is None:
+        final = tmp_path / "final.duckdb"
+        build(raw, final)
     compared = snapshots = 0
     for day in days:
         point_in_time = tmp_path / f"as_of_{day}.duckdb"
@@ -99,9 +103,9 @@ def assert_history_matches(raw: Path, tmp_path: Path, days: list[str]) -> tuple[
     return compared, snapshots
 
 
-def test_history_matches_point_in_time_on_the_fixture(raw_dir: Path, tmp_path: Path) -> None:
+def test_history_matches_point_in_time_on_the_fixture(fixture_run, tmp_path: Path) -> None:
     days = ["2025-03-15", "2025-04-03", "2025-04-30", "2025-05-31"]
-    stages, snapshots = assert_history_matches(raw_dir, tmp_path, days)
+    stages, snapshots = assert_history_matches(fixture_run.raw, tmp_path, days, fixture_run.db)
     assert stages > 10
     assert snapshots == 2
 

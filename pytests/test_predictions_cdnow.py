@@ -8,12 +8,12 @@ alpha = 4.414, a = 0.793, b = 2.426, and the Gamma-Gamma note's p = 6.25, q = 3.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import duckdb
 import pytest
 from click.testing import CliRunner
+from orders_csv import write_orders_csv
 
 from strata.cli import main
 
@@ -30,7 +30,6 @@ PAPER_GAMMA_GAMMA = {"p": 6.25, "q": 3.74, "v": 15.44}
 def cdnow_orders(folder: Path) -> int:
     """The sample's transactions as strata orders: one order per line, the sample's customer id
     as the user, the day at noon UTC, completed, in USD."""
-    folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for number, line in enumerate(SAMPLE.read_text().splitlines(), start=1):
         if not line.strip():
@@ -40,11 +39,7 @@ def cdnow_orders(folder: Path) -> int:
             [f"t{number}", customer, f"{day[:4]}-{day[4:6]}-{day[6:]}T12:00:00Z", "completed",
              dollars, "USD"]
         )  # fmt: skip
-    with (folder / "orders.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["order_id", "user_id", "ordered_at", "status", "amount", "currency"])
-        writer.writerows(rows)
-    return len(rows)
+    return write_orders_csv(folder, rows)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ last one changes it).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
+from orders_csv import write_orders_csv
 
 from strata.cli import main
 from strata.runs import RunRecord, append_run, new_run_id
@@ -39,7 +39,6 @@ def run_cli(*args: str) -> tuple[int, str]:
 def write_orders(folder: Path) -> int:
     """Twelve customers buying on their own rhythm from 1997 to 2016, some for a few months only,
     one across the whole range: orders only, no sessions file."""
-    folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for customer in range(12):
         start = FIRST_DAY + dt.timedelta(days=customer * 97)
@@ -54,11 +53,7 @@ def write_orders(folder: Path) -> int:
                  "completed", f"{10 + customer}.50", "USD"]
             )  # fmt: skip
             day += dt.timedelta(days=step if customer else 120)
-    with (folder / "orders.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["order_id", "user_id", "ordered_at", "status", "amount", "currency"])
-        writer.writerows(rows)
-    return len(rows)
+    return write_orders_csv(folder, rows)
 
 
 @pytest.fixture(scope="module")
