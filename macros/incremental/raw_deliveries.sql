@@ -130,3 +130,18 @@
     {% endfor %}
     {{ return(literals | join(', ')) }}
 {% endmacro %}
+
+
+{#- The config of a base model over raw table `table` keyed by `key_column`, written once:
+    incremental_materialization(), rows replaced by their position (file, row), and the vars and
+    seeds whose change rebuilds the model in full. -#}
+{% macro raw_delivery_config(table, key_column, incremental_vars, incremental_seeds) %}
+    {% do config(
+        materialized=incremental_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key=['source_file', 'source_row'],
+        on_schema_change='sync_all_columns',
+        meta={'incremental_vars': incremental_vars, 'incremental_seeds': incremental_seeds},
+        pre_hook="{{ raw_delivery_pre_hook('" ~ table ~ "', '" ~ key_column ~ "') }}",
+    ) %}
+{% endmacro %}

@@ -3,22 +3,16 @@
 -- Materialised once per build so the clean view, the quarantine and the reconciliation all read
 -- the same parsed rows instead of parsing the raw files three times.
 
-{{ config(
-    materialized=incremental_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key=['source_file', 'source_row'],
-    on_schema_change='sync_all_columns',
-    meta={
-        'incremental_vars': [
-            'excluded_user_pattern',
-            'future_tolerance_minutes',
-            'min_event_date',
-            'reporting_currency',
-            'max_order_amount',
-        ],
-        'incremental_seeds': ['excluded_users', 'currency_rates'],
-    },
-    pre_hook="{{ raw_delivery_pre_hook('orders', 'order_id') }}",
+{{ raw_delivery_config(
+    'orders', 'order_id',
+    incremental_vars=[
+        'excluded_user_pattern',
+        'future_tolerance_minutes',
+        'min_event_date',
+        'reporting_currency',
+        'max_order_amount',
+    ],
+    incremental_seeds=['excluded_users', 'currency_rates'],
 ) }}
 
 {%- set plan = raw_delivery_plan('orders', 'order_id', announce=true) %}

@@ -6,21 +6,15 @@
 -- (docs/benchmarks.md): one window pass over the rows, a fast engine-native content hash, and the
 -- raw text kept only on the rows that are not clean (the quarantine is what shows it).
 
-{{ config(
-    materialized=incremental_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key=['source_file', 'source_row'],
-    on_schema_change='sync_all_columns',
-    meta={
-        'incremental_vars': [
-            'excluded_user_pattern',
-            'future_tolerance_minutes',
-            'max_session_hours',
-            'min_event_date',
-        ],
-        'incremental_seeds': ['excluded_users'],
-    },
-    pre_hook="{{ raw_delivery_pre_hook('sessions', 'session_id') }}",
+{{ raw_delivery_config(
+    'sessions', 'session_id',
+    incremental_vars=[
+        'excluded_user_pattern',
+        'future_tolerance_minutes',
+        'max_session_hours',
+        'min_event_date',
+    ],
+    incremental_seeds=['excluded_users'],
 ) }}
 
 {%- set plan = raw_delivery_plan('sessions', 'session_id', announce=true) %}
