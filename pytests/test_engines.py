@@ -130,17 +130,24 @@ def test_spark_targets_are_recognised() -> None:
 
 def test_spark_is_told_the_format_and_which_tables_were_delivered(tmp_path: Path) -> None:
     """Spark SQL cannot list a folder: the CLI reads it and names the format and the tables."""
-    from strata.orchestrate import RunOptions, _dbt_env
+    from strata.orchestrate import RunOptions, _check_inputs, _prepare_dbt, _Run
 
     settings = Settings(target="spark")
     options = RunOptions.from_settings(settings, command="run", raw_dir=tmp_path, dbt_args=[])
+
+    def dbt_env() -> dict[str, str]:
+        run = _Run(settings, options, record=None, progress=print, log=print)  # type: ignore[arg-type]
+        _check_inputs(run)
+        _prepare_dbt(run)
+        return run.env
+
     (tmp_path / "orders.csv").write_text("order_id\n")
-    env = _dbt_env(settings, options)
+    env = dbt_env()
     assert (env["STRATA_RAW_FORMAT"], env["STRATA_RAW_TABLES"]) == ("csv", "orders")
     (tmp_path / "orders.csv").unlink()
     (tmp_path / "orders.parquet").write_bytes(b"PAR1")
     (tmp_path / "sessions.parquet").write_bytes(b"PAR1")
-    env = _dbt_env(settings, options)
+    env = dbt_env()
     assert (env["STRATA_RAW_FORMAT"], env["STRATA_RAW_TABLES"]) == ("parquet", "orders,sessions")
 
 

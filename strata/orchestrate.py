@@ -25,7 +25,7 @@ from strata import dbt_runner, incremental, spark_predictions
 from strata.alerts import AlertConfig, build_payload, send_alerts
 from strata.atomic_files import replace_file, write_text_atomic
 from strata.dbt_runner import DbtResult, Progress
-from strata.preflight import WarehouseBusy, check_raw_dir, check_warehouse_free
+from strata.preflight import RawTable, WarehouseBusy, check_raw_dir, check_warehouse_free
 from strata.publish import PublishError, current_manifest, publish
 from strata.runs import LockHeld, RunRecord, append_run, new_run_id, run_lock
 from strata.settings import ConfigError, Settings
@@ -185,19 +185,39 @@ def execute(
     return outcome
 
 
-def _dbt_env(settings: Settings, options: RunOptions) -> dict[str, str]:
-    """What dbt needs to find the raw data: the folder, and on Spark which tables are there. An
-    as-of date is set by the caller; an empty one here keeps a stray shell value out."""
-    env = {"STRATA_AS_OF_DATE": ""}
-    if not options.raw_dir:
-        return env
-    env["STRATA_RAW_DIR"] = str(options.raw_dir)
-    if settings.engine == "spark":
-        tables = check_raw_dir(settings.project_dir, options.raw_dir)
-        env["STRATA_RAW_TABLES"] = ",".join(name for name, t in tables.items() if t.provided)
-        if "STRATA_RAW_FORMAT" not in os.environ:
-            env["STRATA_RAW_FORMAT"] = tables["orders"].kind or "parquet"
-    return env
+@dataclass
+class _Run:
+    """One locked run as it goes, step by step (see `_locked`): what the checks found, the
+    environment and vars dbt gets, and what the run will say at the end."""
+
+    settings: Settings
+    options: RunOptions
+    record: RunRecord
+    progress: Callable[[dict], None]
+    log: Callable[[str], None]
+    raw_tables: dict[str, RawTable] = field(default_factory=dict)
+    live: dict[str, Any] | None = None  # the publication readers see now, read once
+    env: dict[str, str] = field(default_factory=dict)
+    dbt_vars: dict[str, Any] = field(default_factory=dict)
+    dbt_args: list[str] = field(default_factory=list)
+    slices_before: dict[str, dict[str, str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    result: DbtResult | None = None
+
+    @property
+    def builds(self) -> bool:
+        """False for `strata publish` on its own, which only publishes the last build."""
+        return bool(self.options.dbt_args)
+
+    @property
+    def vars_args(self) -> list[str]:
+        return ["--vars", json.dumps(self.dbt_vars)] if self.dbt_vars else []
+
+    def stop(self, message: str, dbt: DbtResult | None = None) -> RunOutcome:
+        self.record.status, self.record.message = "failed", message
+        if dbt is not None:
+            self.record.failures = _failures(dbt)
+        return RunOutcome(exit_code=EXIT_FAILED, record=self.record, dbt=dbt)
 
 
 def _locked(
@@ -207,119 +227,169 @@ def _locked(
     progress: Callable[[dict], None],
     log: Callable[[str], None],
 ) -> RunOutcome:
-    raw_tables = {}
+    """The run under the lock, one step after another; a step that stops the run says why."""
+    run = _Run(settings, options, record, progress, log)
+    _check_inputs(run)
+    _prepare_dbt(run)
+    for step in (_check_freshness, _plan_incremental, _prepare_spark, _build):
+        stopped = step(run)
+        if stopped is not None:
+            return stopped
+    return _finish(run)
+
+
+def _check_inputs(run: _Run) -> None:
+    """Before dbt starts: the raw folder is what the contract needs (raises ConfigError) and no
+    other process holds the warehouse open (raises WarehouseBusy)."""
+    settings, options = run.settings, run.options
     if options.raw_dir:
-        raw_tables = check_raw_dir(settings.project_dir, options.raw_dir)
-    if options.dbt_args and settings.engine == "duckdb":
+        run.raw_tables = check_raw_dir(settings.project_dir, options.raw_dir)
+    if run.builds and settings.engine == "duckdb":
         check_warehouse_free(
             settings.db, options.serving_dir / "strata.duckdb", options.lock_wait_seconds
         )
-    env = _dbt_env(settings, options)
-    live = current_manifest(options.serving_dir)
-    if live and live.get("figures"):
-        # What the guards compare this build with: the build readers see now.
-        env["STRATA_GUARD_BASELINE"] = json.dumps(live["figures"])
-    if options.as_of:
-        # An environment variable, not a var: a changed var makes dbt re-parse the whole
-        # project, a changed environment variable only the model that reads it.
-        env["STRATA_AS_OF_DATE"] = options.as_of
-    dbt_vars = dict(options.dbt_vars)
+    run.live = current_manifest(options.serving_dir)
+
+
+def _prepare_dbt(run: _Run) -> None:
+    """What dbt is given: the raw folder (and on Spark which tables were delivered and their
+    format), the as-of date, the published build the guards compare with, and the vars."""
+    settings, options = run.settings, run.options
+    # The as-of date travels to dbt in one channel, env STRATA_AS_OF_DATE (docs/segments.md);
+    # an empty one keeps a stray shell value out.
+    run.env = {"STRATA_AS_OF_DATE": options.as_of or ""}
+    if options.raw_dir:
+        run.env["STRATA_RAW_DIR"] = str(options.raw_dir)
+        if settings.engine == "spark":
+            provided = [name for name, table in run.raw_tables.items() if table.provided]
+            run.env["STRATA_RAW_TABLES"] = ",".join(provided)
+            if "STRATA_RAW_FORMAT" not in os.environ:
+                run.env["STRATA_RAW_FORMAT"] = run.raw_tables["orders"].kind or "parquet"
+    if run.live and run.live.get("figures"):
+        run.env["STRATA_GUARD_BASELINE"] = json.dumps(run.live["figures"])
+    run.dbt_vars = dict(options.dbt_vars)
     if options.accept_anomalies:
-        dbt_vars["accept_anomalies"] = True
-    vars_args = ["--vars", json.dumps(dbt_vars)] if dbt_vars else []
+        run.dbt_vars["accept_anomalies"] = True
+    run.dbt_args = list(options.dbt_args)
 
-    if options.dbt_args and options.freshness_check and not options.as_of:
-        provided = [name for name, table in raw_tables.items() if table.provided] or ["orders"]
-        select = " ".join(f"source:shop.{name}" for name in provided)
-        (dbt_runner.target_path(settings) / "sources.json").unlink(missing_ok=True)
-        freshness = dbt_runner.run_dbt(
-            settings, ["source", "freshness", "--select", select, *vars_args], env=env
-        )
-        stale = _stale_sources(settings)
-        if stale:
-            record.status = "failed"
-            record.message = (
-                f"stale source(s): {', '.join(stale)} (past their error_after threshold); "
-                "nothing was built or published. For data that is not meant to be current "
-                "(historical analysis), pass --as-of DATE; to build anyway, --no-freshness-check."
-            )
-            record.failures = _failures(freshness)
-            return RunOutcome(exit_code=EXIT_FAILED, record=record, dbt=freshness)
 
-    result: DbtResult | None = None
-    notes: list[str] = []
-    dbt_args = list(options.dbt_args)
-    slices_before: dict[str, dict[str, str]] = {}
-    if dbt_args and settings.engine == "duckdb":
-        outdated = incremental.outdated_tables(settings.db)
-        if outdated and "--full-refresh" not in dbt_args:
-            dbt_args.append("--full-refresh")
-            notes.append(
-                f"rebuilt from scratch (--full-refresh): {', '.join(outdated)} was stored by an "
-                "earlier strata and cannot be checked slice by slice"
-            )
-        if "--full-refresh" not in dbt_args:
-            slices_before = incremental.slice_states(settings.db)
-    if options.dbt_args and settings.engine == "spark" and dbt_args[0] == "build":
-        # dbt-spark cannot run the prediction Python models: strata computes them between two
-        # builds with the same code (strata/spark_predictions.py, docs/predictions.md).
-        failed = spark_predictions.prepare(
-            settings, vars_args, env, dbt_vars, spark_predictions.run_step(settings)
-        )
-        if failed is not None:
-            record.status = "failed"
-            record.failures = _failures(failed)
-            record.message = "building the predictions' inputs on Spark failed"
-            return RunOutcome(exit_code=EXIT_FAILED, record=record, dbt=failed)
-    if options.dbt_args:
-        _write_build_record(
-            settings, build_id=record.run_id, status="running", started_at=record.started_at,
-            as_of_date=options.as_of, raw_dir=record.raw_dir,
-        )  # fmt: skip
-        result, attempts = dbt_runner.run_dbt_with_retries(
-            settings,
-            [*dbt_args, *vars_args],
-            retries=options.retries,
-            backoff_seconds=options.retry_backoff_seconds,
-            env=env,
-            on_event=progress,
-        )
-        record.models_passed = result.count(["model", "seed"], ["success"])
-        record.models_failed = result.count(["model", "seed"], ["error"])
-        record.tests_passed = result.count(["test", "unit_test"], ["pass"])
-        record.tests_failed = result.count(["test", "unit_test"], ["fail", "error"])
-        record.tests_warned = result.count(["test"], ["warn"])
-        record.warnings = [
-            {"name": node.name, "message": node.message or ""}
-            for node in result.nodes
-            if node.status == "warn"
-        ]
-        if attempts > 1:
-            log(f"strata: dbt needed {attempts} attempts (transient failures retried)")
-        if not result.ok:
-            guards = guard_failures(settings.db, result)
-            _write_build_record(
-                settings, build_id=record.run_id, status="failed", started_at=record.started_at,
-                finished_at=_now().isoformat(), as_of_date=options.as_of, raw_dir=record.raw_dir,
-            )  # fmt: skip
-            record.status = "failed"
-            record.failures = _failures(result)
-            record.message = "the build or its tests failed; the published copy is unchanged"
-            if guards:
-                record.message = (
-                    "a guard stopped the build, so nothing was published: "
-                    + "; ".join(guards)
-                    + ". If the change is real, run again with --accept-anomaly "
-                    "(docs/data_quality.md, guards)."
-                )
-            return RunOutcome(exit_code=EXIT_FAILED, record=record, dbt=result)
+def _check_freshness(run: _Run) -> RunOutcome | None:
+    """Stop before building when a delivered source is past its error_after age. Only for a run
+    about the present: an explicit --as-of is historical by design."""
+    settings, options = run.settings, run.options
+    if not (run.builds and options.freshness_check and not options.as_of):
+        return None
+    provided = [name for name, table in run.raw_tables.items() if table.provided] or ["orders"]
+    select = " ".join(f"source:shop.{name}" for name in provided)
+    (dbt_runner.target_path(settings) / "sources.json").unlink(missing_ok=True)
+    freshness = dbt_runner.run_dbt(
+        settings, ["source", "freshness", "--select", select, *run.vars_args], env=run.env
+    )
+    stale = _stale_sources(settings)
+    if not stale:
+        return None
+    return run.stop(
+        f"stale source(s): {', '.join(stale)} (past their error_after threshold); "
+        "nothing was built or published. For data that is not meant to be current "
+        "(historical analysis), pass --as-of DATE; to build anyway, --no-freshness-check.",
+        freshness,
+    )
 
+
+def _plan_incremental(run: _Run) -> None:
+    """On DuckDB: rebuild in full when a table was stored by an earlier strata, and remember the
+    incremental tables' slices, so that the run can say what it recomputed."""
+    settings = run.settings
+    if not run.builds or settings.engine != "duckdb":
+        return None
+    outdated = incremental.outdated_tables(settings.db)
+    if outdated and "--full-refresh" not in run.dbt_args:
+        run.dbt_args.append("--full-refresh")
+        run.notes.append(
+            f"rebuilt from scratch (--full-refresh): {', '.join(outdated)} was stored by an "
+            "earlier strata and cannot be checked slice by slice"
+        )
+    if "--full-refresh" not in run.dbt_args:
+        run.slices_before = incremental.slice_states(settings.db)
+    return None
+
+
+def _prepare_spark(run: _Run) -> RunOutcome | None:
+    """dbt-spark cannot run the prediction Python models: strata computes them between two builds
+    with the same code (strata/spark_predictions.py, docs/predictions.md)."""
+    settings = run.settings
+    if not (run.builds and settings.engine == "spark" and run.dbt_args[0] == "build"):
+        return None
+    failed = spark_predictions.prepare(
+        settings, run.vars_args, run.env, run.dbt_vars, spark_predictions.run_step(settings)
+    )
+    if failed is None:
+        return None
+    return run.stop("building the predictions' inputs on Spark failed", failed)
+
+
+def _build(run: _Run) -> RunOutcome | None:
+    """dbt itself, retried on transient failures, with the build record written around it."""
+    settings, options, record = run.settings, run.options, run.record
+    if not run.builds:
+        return None
+    _write_build_record(
+        settings, build_id=record.run_id, status="running", started_at=record.started_at,
+        as_of_date=options.as_of, raw_dir=record.raw_dir,
+    )  # fmt: skip
+    result, attempts = dbt_runner.run_dbt_with_retries(
+        settings,
+        [*run.dbt_args, *run.vars_args],
+        retries=options.retries,
+        backoff_seconds=options.retry_backoff_seconds,
+        env=run.env,
+        on_event=run.progress,
+    )
+    run.result = result
+    _count_nodes(record, result)
+    if attempts > 1:
+        run.log(f"strata: dbt needed {attempts} attempts (transient failures retried)")
+    if result.ok:
+        return None
+    guards = guard_failures(settings.db, result)
+    _write_build_record(
+        settings, build_id=record.run_id, status="failed", started_at=record.started_at,
+        finished_at=_now().isoformat(), as_of_date=options.as_of, raw_dir=record.raw_dir,
+    )  # fmt: skip
+    message = "the build or its tests failed; the published copy is unchanged"
+    if guards:
+        message = (
+            "a guard stopped the build, so nothing was published: "
+            + "; ".join(guards)
+            + ". If the change is real, run again with --accept-anomaly "
+            "(docs/data_quality.md, guards)."
+        )
+    return run.stop(message, result)
+
+
+def _count_nodes(record: RunRecord, result: DbtResult) -> None:
+    record.models_passed = result.count(["model", "seed"], ["success"])
+    record.models_failed = result.count(["model", "seed"], ["error"])
+    record.tests_passed = result.count(["test", "unit_test"], ["pass"])
+    record.tests_failed = result.count(["test", "unit_test"], ["fail", "error"])
+    record.tests_warned = result.count(["test"], ["warn"])
+    record.warnings = [
+        {"name": node.name, "message": node.message or ""}
+        for node in result.nodes
+        if node.status == "warn"
+    ]
+
+
+def _finish(run: _Run) -> RunOutcome:
+    """After a good build (or for `strata publish`): the summary, the build record, what the
+    incremental tables recomputed, and the publication."""
+    settings, options, record = run.settings, run.options, run.record
     if settings.engine != "duckdb":
         # The marts live in the cluster's catalog: BI reads them there (docs/spark.md). The
         # serving copy and the summary read a DuckDB warehouse, so they are for DuckDB targets.
         record.status = "success"
         record.message = f"built on target {settings.target}; nothing to publish (docs/spark.md)"
-        return RunOutcome(exit_code=EXIT_OK, record=record, dbt=result)
+        return RunOutcome(exit_code=EXIT_OK, record=record, dbt=run.result)
 
     summary = read_summary(settings.db)
     record.as_of_date = summary.as_of_date or record.as_of_date
@@ -329,7 +399,7 @@ def _locked(
         else None
     )
     build = read_build_record(settings) or {}
-    if options.dbt_args:
+    if run.builds:
         build = {
             "build_id": record.run_id, "status": "complete", "started_at": record.started_at,
             "finished_at": _now().isoformat(), "as_of_date": record.as_of_date,
@@ -338,29 +408,35 @@ def _locked(
         _write_build_record(settings, **build)
     elif build.get("status") != "complete":
         # `strata publish` on its own: only a warehouse whose last build completed is whole.
-        return _refuse_publish(settings, options, record, build)
+        return _refuse_publish(settings, run.live, record, build)
 
-    if result is not None:
-        notes += result.notices
-    outcome = RunOutcome(exit_code=EXIT_OK, record=record, dbt=result, notes=notes)
-    if options.dbt_args:
-        recompute = options.dbt_vars.get("rfm_snapshot_recompute") or {}
-        forced = {
-            day
-            for day in incremental.slice_states(settings.db).get("marts.fct_user_rfm_snapshots", {})
-            if recompute and recompute["start"] <= day <= recompute["end"]
-        }
-        for change in incremental.changes(
-            slices_before, incremental.slice_states(settings.db), forced
-        ):
-            outcome.notes.append(incremental.describe(change))
+    notes = run.notes + (run.result.notices if run.result is not None else [])
+    outcome = RunOutcome(exit_code=EXIT_OK, record=record, dbt=run.result, notes=notes)
+    if run.builds:
+        outcome.notes += _recomputed_slices(run)
     if options.publish:
-        _publish(settings, options, record, build, outcome)
+        _publish(settings, options, record, build, outcome, run.live)
     if record.status != "failed":
         record.status = "success"
     else:
         outcome.exit_code = EXIT_FAILED
     return outcome
+
+
+def _recomputed_slices(run: _Run) -> list[str]:
+    """A line per incremental table: the slices this build computed, kept and removed (a
+    backfill's var rfm_snapshot_recompute forces its range)."""
+    recompute = run.options.dbt_vars.get("rfm_snapshot_recompute") or {}
+    after = incremental.slice_states(run.settings.db)
+    forced = {
+        day
+        for day in after.get("marts.fct_user_rfm_snapshots", {})
+        if recompute and recompute["start"] <= day <= recompute["end"]
+    }
+    return [
+        incremental.describe(change)
+        for change in incremental.changes(run.slices_before, after, forced)
+    ]
 
 
 def guard_figures(db: Path) -> dict[str, Any]:
@@ -427,9 +503,8 @@ def _number(value: Any) -> str:
 
 
 def _refuse_publish(
-    settings: Settings, options: RunOptions, record: RunRecord, build: dict[str, Any]
+    settings: Settings, live: dict[str, Any] | None, record: RunRecord, build: dict[str, Any]
 ) -> RunOutcome:
-    live = current_manifest(options.serving_dir)
     shown = (
         f"version {live['version']} (build {live.get('build_id')}, as of {live.get('as_of_date')})"
         if live
@@ -451,9 +526,10 @@ def _publish(
     record: RunRecord,
     build: dict[str, Any],
     outcome: RunOutcome,
+    live: dict[str, Any] | None,
 ) -> None:
-    """Publish the build, unless it is for an earlier date than what readers see now."""
-    live = current_manifest(options.serving_dir)
+    """Publish the build, unless it is for an earlier date than what readers see now (`live`,
+    the publication read when the run started, under the run lock)."""
     live_as_of = (live or {}).get("as_of_date")
     as_of = build.get("as_of_date")
     if live_as_of and as_of and as_of < live_as_of and not options.publish_older:
