@@ -1,15 +1,21 @@
--- The one date everything is computed as of: var `as_of_date` when given, otherwise the latest UTC
--- date with a clean order or session. One row.
+-- The one date everything is computed as of: env STRATA_AS_OF_DATE when given (what
+-- `strata run --as-of` sets), otherwise the latest UTC date with a clean order or session. One row.
 --
--- The strata CLI passes its --as-of through env STRATA_AS_OF_DATE instead of --vars: dbt re-parses
--- the whole project whenever a var changes, but only the files that read an environment variable
--- when that variable changes, so a daily run keeps dbt's parse cache. The var wins when both are
--- set.
+-- D travels in this one channel, like the raw folder (STRATA_RAW_DIR): inputs that pick the data
+-- are environment variables, rules are vars. dbt re-parses the whole project whenever a var
+-- changes, but only the files that read an environment variable when that variable changes, so a
+-- daily run keeps dbt's parse cache. A var `as_of_date` is refused rather than silently ignored.
 
-{%- set given = var('as_of_date', none) or (env_var('STRATA_AS_OF_DATE', '') | trim) or none %}
+{%- if var('as_of_date', none) is not none %}
+    {{ exceptions.raise_compiler_error(
+        "the as-of date is not a var: set env STRATA_AS_OF_DATE=YYYY-MM-DD for dbt, or pass "
+        ~ "--as-of to strata (docs/segments.md, section 8)"
+    ) }}
+{%- endif %}
+{%- set given = env_var('STRATA_AS_OF_DATE', '') | trim or none %}
 {%- if given is not none and not modules.re.match('^\d{4}-\d{2}-\d{2}$', given | string) %}
     {{ exceptions.raise_compiler_error(
-        "var as_of_date must be a date as YYYY-MM-DD, got '" ~ given ~ "'"
+        "env STRATA_AS_OF_DATE must be a date as YYYY-MM-DD, got '" ~ given ~ "'"
     ) }}
 {%- endif %}
 

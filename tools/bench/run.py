@@ -188,13 +188,15 @@ class Bench:
     def dbt(
         self, args: Sequence[str], env: dict[str, str], as_of: dt.date, *, parse_vars: bool = False
     ) -> Step:
-        """One dbt command as of `as_of`. `dbt parse` gets the vars only with `parse_vars`: the
-        untimed parse before a timed command, so that the command starts from a parse made with
-        its own vars (dbt parses everything again when the vars change, which would otherwise be
-        charged to one of the two commands compared and not the other)."""
+        """One dbt command as of `as_of` (env STRATA_AS_OF_DATE, the one channel for D). `dbt
+        parse` gets the date only with `parse_vars`: the untimed parse before a timed command, so
+        that the command starts from a parse made with its own environment (dbt parses the
+        models that read a changed environment variable again, which would otherwise be charged
+        to one of the two commands compared and not the other)."""
         command = [dbt_executable(), "--no-use-colors", *args]
+        env = dict(env)
         if args[0] != "parse" or parse_vars:
-            command += ["--vars", json.dumps({"as_of_date": as_of.isoformat()})]
+            env["STRATA_AS_OF_DATE"] = as_of.isoformat()
         step = self.measure(command, env)
         if args[0] != "parse":
             step.node_seconds = node_timings(self.target)
