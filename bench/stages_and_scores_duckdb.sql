@@ -2,7 +2,9 @@
 -- and bench/floor_duckdb.sql), written once: from `user_days` (one row per user and activity
 -- day, up to the as-of date, with purchases and revenue) to every user's lifecycle stage and R, F
 -- and M scores, by the default rules of docs/segments.md. tools.baseline puts it in place of
--- the placeholder `stages_and_scores` in either query.
+-- the placeholder `stages_and_scores` in either query. The metrics are computed here by hand; the
+-- stage rule itself (placeholder `lifecycle_stage`) is the project's macro lifecycle_stage, rendered with
+-- dbt_project.yml's vars, so that the rule has one definition.
 
 measured as (
     select
@@ -40,21 +42,7 @@ measured as (
 staged as (
     select
         *,
-        case
-            when days_inactive >= $churn_after_days then 'churned'
-            when days_inactive >= $dormant_after_days then 'dormant'
-            when days_since_first_seen < $new_user_days then 'new'
-            when last_gap_days >= $dormant_after_days then 'reactivated'
-            when
-                cast(baseline_active_days as double) * $engagement_recent_days
-                / $engagement_baseline_days >= $at_risk_min_baseline
-                and baseline_active_days > 0
-                and cast(active_days_recent * $engagement_baseline_days as double)
-                / (baseline_active_days * $engagement_recent_days) < $at_risk_ratio
-                then 'at_risk'
-            when coalesce(loyalty_purchases, 0) >= $loyal_min_purchases then 'loyal'
-            else 'active'
-        end as lifecycle_stage
+        $lifecycle_stage as lifecycle_stage
     from measured
 ),
 

@@ -242,22 +242,19 @@ def main() -> None:
 @click.option(
     "--holdout-share",
     type=click.FloatRange(0, 1),
-    default=0.10,
-    show_default=True,
-    help="Share of users held out of the play (stable md5 hash; must match var holdout_share).",
+    default=None,
+    help="Share of users held out of the play (stable md5 hash); default: var holdout_share.",
 )
 @click.option(
     "--holdout-salt",
-    default="strata",
-    show_default=True,
-    help="Salt of the holdout hash; must match var holdout_salt.",
+    default=None,
+    help="Salt of the holdout hash; default: var holdout_salt.",
 )
 @click.option(
     "--outcome-window-days",
     type=click.IntRange(1, 365),
-    default=30,
-    show_default=True,
-    help="Days after entering dormant in which a return counts (var outcome_window_days).",
+    default=None,
+    help="Days after entering dormant in which a return counts; default: var outcome_window_days.",
 )
 def generate(
     users: int,
@@ -267,18 +264,22 @@ def generate(
     fmt: str,
     dirty_share: float,
     treatment_effect: float,
-    holdout_share: float,
-    holdout_salt: str,
-    outcome_window_days: int,
+    holdout_share: float | None,
+    holdout_salt: str | None,
+    outcome_window_days: int | None,
 ) -> None:
     """Write a realistic, deterministic demo population (orders and sessions, ~1% dirty rows)."""
     from strata.generate import generate as generate_data
 
     day = end_date.date() if end_date else dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    given = {
+        "holdout_share": holdout_share, "holdout_salt": holdout_salt,
+        "outcome_window_days": outcome_window_days,
+    }  # fmt: skip
     result = generate_data(
         users=users, seed=seed, end_date=day, out_dir=out, fmt=fmt, dirty_share=dirty_share,
-        treatment_effect=treatment_effect, holdout_share=holdout_share,
-        holdout_salt=holdout_salt, outcome_window_days=outcome_window_days,
+        treatment_effect=treatment_effect,
+        **{name: value for name, value in given.items() if value is not None},
     )  # fmt: skip
     dirty = sum(result.dirty_rows.values())
     click.echo(

@@ -19,6 +19,7 @@ import duckdb
 import yaml
 
 from strata.locking import process_command
+from strata.project import project_vars
 from strata.settings import ConfigError
 
 SOURCES_YAML = Path("models") / "staging" / "shop" / "_shop__sources.yml"
@@ -54,8 +55,7 @@ def raw_contract_tables(project_dir: Path) -> dict[str, bool]:
 
 def raw_file_layouts(project_dir: Path) -> list[str]:
     """var raw_file_layouts from dbt_project.yml."""
-    project = yaml.safe_load((project_dir / "dbt_project.yml").read_text())
-    return list(project["vars"]["raw_file_layouts"])
+    return list(project_vars(project_dir)["raw_file_layouts"])
 
 
 def _matches(relative: str, pattern: str) -> bool:

@@ -28,6 +28,7 @@ import yaml
 from strata import dbt_runner
 from strata.dbt_runner import DbtResult
 from strata.predict.pipeline import PredictionSettings, fit_models, score_buyers
+from strata.project import project_vars
 from strata.settings import Settings
 
 SUMMARY_MODEL = "int_buyers_summarised"
@@ -41,8 +42,7 @@ def exchange_dir(settings: Settings) -> Path:
 
 def prediction_settings(project_dir: Path, overrides: Mapping[str, Any]) -> PredictionSettings:
     """The prediction vars as dbt resolves them: dbt_project.yml's, then the run's own."""
-    project_vars = yaml.safe_load((project_dir / "dbt_project.yml").read_text())["vars"]
-    values = {**project_vars, **overrides}
+    values = {**project_vars(project_dir), **overrides}
     return PredictionSettings.from_vars(values.__getitem__)
 
 

@@ -23,13 +23,17 @@ from pathlib import Path
 from string import Template
 
 import duckdb
-import yaml
+import jinja2
+
+from strata.project import project_vars
 
 BENCH_SQL = Path(__file__).resolve().parent.parent / "bench"
 QUERY = BENCH_SQL / "baseline_duckdb.sql"
 FLOOR_QUERY = BENCH_SQL / "floor_duckdb.sql"
 # The stage and score rules both queries end with, written once.
 RULES = BENCH_SQL / "stages_and_scores_duckdb.sql"
+# Where the lifecycle rule is defined (macro lifecycle_stage), read by the baseline too.
+LIFECYCLE_MACROS = Path("macros") / "segments" / "lifecycle_stage.sql"
 VARS = (
     "reporting_currency",
     "excluded_user_pattern",
@@ -71,8 +75,21 @@ def _raw_table(raw_dir: Path, table: str) -> str:
     )
 
 
-def project_vars(project_dir: Path) -> dict[str, object]:
-    return yaml.safe_load((project_dir / "dbt_project.yml").read_text())["vars"]
+def lifecycle_stage_sql(project_dir: Path, values: dict[str, object]) -> str:
+    """The lifecycle rule as the project defines it (macro lifecycle_stage, its one home), over
+    the baseline's own metric columns. The macro only reads vars, so plain Jinja renders it with
+    dbt_project.yml's values: the baseline computes the metrics by hand, but never restates the
+    rule or its thresholds."""
+    environment = jinja2.Environment(extensions=["jinja2.ext.do"])
+    environment.globals["var"] = lambda name, default=None: values.get(name, default)
+    module = environment.from_string((project_dir / LIFECYCLE_MACROS).read_text()).module
+    return str(
+        module.lifecycle_stage(
+            engagement_baseline=module.engagement_baseline("baseline_active_days"),
+            engagement_ratio=module.engagement_ratio("active_days_recent", "baseline_active_days"),
+            loyalty_purchases="coalesce(loyalty_purchases, 0)",
+        )
+    )
 
 
 def render(raw_dir: Path, as_of_date: str, project_dir: Path, query: Path = QUERY) -> str:
@@ -93,6 +110,7 @@ def render(raw_dir: Path, as_of_date: str, project_dir: Path, query: Path = QUER
         future_limit=f"timestamp '{future:%Y-%m-%d %H:%M:%S}'",
         past_limit=f"timestamp '{dt.date.fromisoformat(str(values['min_event_date']))} 00:00:00'",
     )
+    mapping["lifecycle_stage"] = lifecycle_stage_sql(project_dir, values)
     mapping["stages_and_scores"] = Template(RULES.read_text()).substitute(mapping)
     return Template(query.read_text()).substitute(mapping)
 

@@ -4,7 +4,7 @@
     every user whose activity or orders the move of D from the last build's D (D') to this one
     brings in: sessions and orders dated after D' up to D, and order versions that became known
     then. With `stage_thresholds`, also the users for whom a day after D' up to D is one of their
-    stage change points (int_stage_change_points_listed's offsets): a user with no new activity
+    stage change points (lifecycle_rules()'s offsets): a user with no new activity
     can still turn dormant or churned. The previous state's values are written into the SQL as
     literals, so that the pre-hook, which records the new state before the model's rows are
     written, cannot change what the model reads. -#}
@@ -33,7 +33,8 @@
                 and coalesce(updated_at, ordered_at) < {{ known_to }}
             )
         {% if stage_thresholds %}
-            {% for offset in stage_change_offsets() %}
+            {% set rules = lifecycle_rules() %}
+            {% for offset in rules.activity_offsets %}
                 union
                 select user_id
                 from {{ ref('int_user_days_aggregated') }}
@@ -41,38 +42,27 @@
                     activity_date > {{ days_before(previous_as_of, offset) }}
                     and activity_date <= {{ days_before(as_of, offset) }}
             {% endfor %}
-            union
-            select user_id
-            from {{ ref('int_user_days_aggregated') }}
-            where
-                purchases > 0
-                and activity_date > {{ days_before(previous_as_of, var('loyal_window_days')) }}
-                and activity_date <= {{ days_before(as_of, var('loyal_window_days')) }}
-            union
-            select user_id
-            from {{ ref('int_user_days_aggregated') }}
-            group by user_id
-            having
-                min(activity_date) > {{ days_before(previous_as_of, var('new_user_days')) }}
-                and min(activity_date) <= {{ days_before(as_of, var('new_user_days')) }}
+            {% for offset in rules.purchase_offsets %}
+                union
+                select user_id
+                from {{ ref('int_user_days_aggregated') }}
+                where
+                    purchases > 0
+                    and activity_date > {{ days_before(previous_as_of, offset) }}
+                    and activity_date <= {{ days_before(as_of, offset) }}
+            {% endfor %}
+            {% for offset in rules.first_seen_offsets %}
+                union
+                select user_id
+                from {{ ref('int_user_days_aggregated') }}
+                group by user_id
+                having
+                    min(activity_date) > {{ days_before(previous_as_of, offset) }}
+                    and min(activity_date) <= {{ days_before(as_of, offset) }}
+            {% endfor %}
         {% endif %}
     {% endset %}
     {{ return(sql) }}
-{% endmacro %}
-
-
-{#- The offsets in days from an activity date to the days it can change the user's stage: the
-    day itself, the ends of the recent and baseline engagement windows, the dormant and churned
-    thresholds and the end of the return window (vars). -#}
-{% macro stage_change_offsets() %}
-    {{ return([
-        0,
-        var('engagement_recent_days'),
-        var('engagement_recent_days') + var('engagement_baseline_days'),
-        var('dormant_after_days'),
-        var('churn_after_days'),
-        var('return_window_days'),
-    ] | unique | list) }}
 {% endmacro %}
 
 
@@ -116,24 +106,6 @@
 {% endmacro %}
 
 
-{#- The vars of the lifecycle rules: the rows of the stage change points, the stages and the
-    history depend on each of them (their config meta `incremental_vars`). -#}
-{% macro lifecycle_rule_vars() %}
-    {{ return([
-        'engagement_recent_days',
-        'engagement_baseline_days',
-        'return_window_days',
-        'loyal_window_days',
-        'churn_after_days',
-        'dormant_after_days',
-        'new_user_days',
-        'at_risk_min_baseline',
-        'at_risk_ratio',
-        'loyal_min_purchases',
-    ]) }}
-{% endmacro %}
-
-
 {#- The `-- depends_on:` lines of a user-keyed model for the models changed_users_sql reads, which
     its own SQL only refs in an incremental build: dbt must order them before the model. -#}
 {% macro changed_users_dependencies(stage_thresholds=false) %}
@@ -161,7 +133,7 @@
         on_schema_change=on_schema_change,
         meta={
             'incremental_inputs': inputs,
-            'incremental_vars': lifecycle_rule_vars() if stage_thresholds else [],
+            'incremental_vars': lifecycle_rules().vars if stage_thresholds else [],
         },
         pre_hook='{{ user_rows_pre_hook(stage_thresholds=' ~ stage_thresholds ~ ') }}',
     ) %}

@@ -35,6 +35,39 @@
 {%- endmacro %}
 
 
+{#- Everything else the lifecycle rule implies, defined here next to the rule so that nothing
+    restates it: every model that evaluates stages, lists the days they can change on, or decides
+    which users an incremental build must evaluate again reads this dict.
+      vars                the vars the rule reads (a change rebuilds the stage models in full)
+      lookback_days       the longest window any rule looks back: older activity changes nothing
+      activity_offsets    days after an activity date on which it can change a stage: the day
+                          itself, the ends of the recent and baseline engagement windows, the
+                          dormant and churned thresholds, the end of the return window
+      purchase_offsets    days after a purchase day on which it can (leaving the loyalty window)
+      first_seen_offsets  days after the first day seen on which it can (the end of `new`) -#}
+{% macro lifecycle_rules() %}
+    {% set recent = var('engagement_recent_days') %}
+    {% set baseline = var('engagement_baseline_days') %}
+    {{ return({
+        'vars': [
+            'engagement_recent_days', 'engagement_baseline_days', 'return_window_days',
+            'loyal_window_days', 'churn_after_days', 'dormant_after_days', 'new_user_days',
+            'at_risk_min_baseline', 'at_risk_ratio', 'loyal_min_purchases',
+        ],
+        'lookback_days': [
+            var('loyal_window_days'), var('churn_after_days'), recent + baseline,
+            var('return_window_days'),
+        ] | max,
+        'activity_offsets': [
+            0, recent, recent + baseline, var('dormant_after_days'), var('churn_after_days'),
+            var('return_window_days'),
+        ] | unique | list,
+        'purchase_offsets': [var('loyal_window_days')],
+        'first_seen_offsets': [var('new_user_days')],
+    }) }}
+{% endmacro %}
+
+
 {#- The values lifecycle_stage() can return, in rule order. -#}
 {% macro lifecycle_stages() %}
     {{ return(['churned', 'dormant', 'new', 'reactivated', 'at_risk', 'loyal', 'active']) }}

@@ -5,7 +5,7 @@
 -- window), a purchase leaving the loyalty window, and the end of the new-user period. Evaluating
 -- the rules on these days alone gives the full history without a user-by-calendar-day grid.
 
-{%- set activity_offsets = stage_change_offsets() %}
+{%- set rules = lifecycle_rules() %}
 
 {{ user_keyed_incremental_config(['int_user_days_aggregated']) }}
 
@@ -27,7 +27,7 @@ as_of as (
 ),
 
 activity_offsets as (
-    {% for days in activity_offsets %}
+    {% for days in rules.activity_offsets %}
         select {{ days }} as offset_days
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -42,21 +42,22 @@ candidates as (
         ) as evaluated_on
     from user_days
     cross join activity_offsets
-    union all
-    select
-        user_id,
-        cast({{ dbt.dateadd('day', var('loyal_window_days'), 'activity_date') }} as date)
-            as evaluated_on
-    from user_days
-    where purchases > 0
-    union all
-    select
-        user_id,
-        cast(
-            {{ dbt.dateadd('day', var('new_user_days'), 'min(activity_date)') }} as date
-        ) as evaluated_on
-    from user_days
-    group by user_id
+    {% for days in rules.purchase_offsets %}
+        union all
+        select
+            user_id,
+            cast({{ dbt.dateadd('day', days, 'activity_date') }} as date) as evaluated_on
+        from user_days
+        where purchases > 0
+    {% endfor %}
+    {% for days in rules.first_seen_offsets %}
+        union all
+        select
+            user_id,
+            cast({{ dbt.dateadd('day', days, 'min(activity_date)') }} as date) as evaluated_on
+        from user_days
+        group by user_id
+    {% endfor %}
 ),
 
 final as (

@@ -4,12 +4,7 @@
 {%- set recent = var('engagement_recent_days') %}
 {%- set baseline = var('engagement_baseline_days') %}
 {#- The longest look-back any rule needs: activity older than this cannot change a stage. -#}
-{%- set lookback = [
-    var('loyal_window_days'),
-    var('churn_after_days'),
-    recent + baseline,
-    var('return_window_days'),
-] | max %}
+{%- set lookback = lifecycle_rules().lookback_days %}
 
 {{ user_keyed_incremental_config(
     ['int_user_days_aggregated', 'int_stage_change_points_listed']

@@ -19,8 +19,10 @@ from strata.generate.dirt import (
 from strata.generate.model import DAY, INTERNAL_USERS, Columns
 from strata.generate.population import simulate_orders, simulate_sessions, simulate_users
 from strata.generate.treatment import (
+    DEFAULT_DORMANT_AFTER_DAYS,
     DEFAULT_HOLDOUT_SALT,
     DEFAULT_HOLDOUT_SHARE,
+    DEFAULT_OUTCOME_WINDOW_DAYS,
     DORMANT_PLAY,
     TREATMENT_FILE,
     TreatmentCounts,
@@ -88,8 +90,8 @@ def generate(
     treatment_play: str = DORMANT_PLAY,
     holdout_share: float = DEFAULT_HOLDOUT_SHARE,
     holdout_salt: str = DEFAULT_HOLDOUT_SALT,
-    outcome_window_days: int = 30,
-    dormant_after_days: int = 30,
+    outcome_window_days: int = DEFAULT_OUTCOME_WINDOW_DAYS,
+    dormant_after_days: int = DEFAULT_DORMANT_AFTER_DAYS,
 ) -> GenerateResult:
     """Write `orders` and `sessions` for `users` simulated users (plus 15 internal accounts).
 

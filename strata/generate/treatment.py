@@ -41,11 +41,16 @@ from strata.generate.population import (
     user_platform,
     visit_details,
 )
+from strata.project import project_var
 
 DORMANT_PLAY = "lifecycle_stage:dormant"
 SUPPORTED_PLAYS: tuple[str, ...] = (DORMANT_PLAY,)
-DEFAULT_HOLDOUT_SALT = "strata"
-DEFAULT_HOLDOUT_SHARE = 0.10
+# The project's own defaults (dbt_project.yml vars), so that planted entries and conversions are
+# the ones the models count (strata/project.py).
+DEFAULT_HOLDOUT_SALT = str(project_var("holdout_salt"))
+DEFAULT_HOLDOUT_SHARE = float(project_var("holdout_share"))
+DEFAULT_OUTCOME_WINDOW_DAYS = int(project_var("outcome_window_days"))
+DEFAULT_DORMANT_AFTER_DAYS = int(project_var("dormant_after_days"))
 HOLDOUT_BUCKETS = 10_000
 TREATMENT_FILE = "treatment.json"
 
@@ -98,8 +103,8 @@ class TreatmentSettings:
     play: str = DORMANT_PLAY
     holdout_share: float = DEFAULT_HOLDOUT_SHARE
     holdout_salt: str = DEFAULT_HOLDOUT_SALT
-    outcome_window_days: int = 30
-    dormant_after_days: int = 30
+    outcome_window_days: int = DEFAULT_OUTCOME_WINDOW_DAYS
+    dormant_after_days: int = DEFAULT_DORMANT_AFTER_DAYS
 
     def __post_init__(self) -> None:
         if isinstance(self.effect, bool) or not isinstance(self.effect, int | float):
