@@ -21,9 +21,20 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export OPENBLAS_MAIN_FREE := 1
 export GOTOBLAS_MAIN_FREE := 1
 
-.PHONY: install install-spark run test test-season test-spark bench lint dbt-test semantic pytest demo-data clean
+# Headless Chromium for the report's browser test (pytests/test_report.py): Debian's package,
+# never playwright's own browser download. Installed once; as root, or through sudo.
+# Defined before `install` names it: a variable used before its definition expands to nothing,
+# which is how `make install` once skipped Chromium without a word.
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: install install-spark run test test-season test-spark bench lint lint-changed dbt-test semantic pytest demo-data clean
 
 install: $(STAMP) $(CHROMIUM)
+
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) apt-get install -y -qq \
+		--no-install-recommends chromium fonts-dejavu-core
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,14 +42,6 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		--constraint requirements/constraints.txt --editable '.[dev,metricflow]'
 	@touch $@
-
-# Headless Chromium for the report's browser test (pytests/test_report.py): Debian's package,
-# never playwright's own browser download. Installed once; as root, or through sudo.
-CHROMIUM := /usr/bin/chromium
-$(CHROMIUM):
-	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) apt-get install -y -qq \
-		--no-install-recommends chromium fonts-dejavu-core
 
 # Demo data is generated once (deterministic: same seed, same users) into a git-ignored folder.
 demo-data: $(STAMP)
@@ -48,10 +51,25 @@ demo-data: $(STAMP)
 run: demo-data
 	$(BIN)/strata run --raw-dir $(DEMO_DIR)
 
-test: lint dbt-test semantic pytest
+# CI (CI=true) lints every file; a developer's `make test` lints the SQL files changed since the
+# last commit (and untracked ones), which is what a change can break: sqlfluff's dbt templater
+# takes about 40 s for the whole project (docs/testing.md). ruff is fast enough to check all.
+test: $(if $(CI),lint,lint-changed) dbt-test semantic pytest
+
+SQL_DIRS := models macros tests analyses
 
 lint: $(STAMP)
-	STRATA_RAW_DIR=$(FIXTURE_DIR) $(BIN)/sqlfluff lint models macros tests analyses
+	STRATA_RAW_DIR=$(FIXTURE_DIR) $(BIN)/sqlfluff lint $(SQL_DIRS)
+	$(BIN)/ruff check strata tools pytests
+	$(BIN)/ruff format --check strata tools pytests
+
+lint-changed: $(STAMP)
+	@changed="$$( { git diff --name-only --diff-filter=d HEAD -- $(SQL_DIRS); \
+		git ls-files --others --exclude-standard -- $(SQL_DIRS); } | grep '\.sql$$' | sort -u)"; \
+	if [ -n "$$changed" ]; then \
+		echo "sqlfluff lint (changed files):" $$changed; \
+		STRATA_RAW_DIR=$(FIXTURE_DIR) $(BIN)/sqlfluff lint $$changed; \
+	else echo "sqlfluff: no SQL file changed since the last commit (make lint checks all)"; fi
 	$(BIN)/ruff check strata tools pytests
 	$(BIN)/ruff format --check strata tools pytests
 
@@ -69,8 +87,12 @@ dbt-test: $(STAMP)
 semantic: $(STAMP)
 	STRATA_RAW_DIR=$(FIXTURE_DIR) STRATA_DB_PATH=$(FIXTURE_DB) $(BIN)/mf validate-configs
 
+# Two workers (pytest-xdist); tests that share a module's build stay on one worker (xdist_group),
+# and the session's golden fixture build is made once for both (pytests/conftest.py).
+PYTEST_WORKERS ?= 2
+
 pytest: $(STAMP) $(CHROMIUM)
-	$(BIN)/pytest --durations=10
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=10
 
 # Sequences of daily runs, each warehouse compared with a fresh build for the same date: a season
 # of simulated runs (issue #14, docs/scheduling.md: outages, late and corrected data, a refused day,
@@ -105,9 +127,8 @@ SPARK_VARS := {guard_max_quarantined_share: 1}
 define compare_engines
 	rm -rf $(SPARK_WORK)/$(1) && mkdir -p $(SPARK_WORK)/$(1)/spark
 	STRATA_RAW_DIR=$(CURDIR)/$(2) STRATA_DB_PATH=$(SPARK_WORK)/$(1)/duckdb.duckdb \
-		DBT_TARGET_PATH=target/engines-duckdb \
-		$(BIN)/dbt build --quiet --fail-fast \
-		--vars '{as_of_date: "$(3)", guard_max_quarantined_share: 1}'
+		STRATA_AS_OF_DATE=$(3) DBT_TARGET_PATH=target/engines-duckdb \
+		$(BIN)/dbt build --quiet --fail-fast --vars '{guard_max_quarantined_share: 1}'
 	STRATA_SPARK_DIR=$(CURDIR)/$(SPARK_WORK)/$(1)/spark SPARK_LOCAL_IP=127.0.0.1 \
 		$(BIN)/strata run --target spark --raw-dir $(2) --as-of $(3) --vars '$(SPARK_VARS)' \
 		--db $(SPARK_WORK)/$(1)/spark/state.duckdb

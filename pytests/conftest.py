@@ -1,7 +1,9 @@
-"""Shared fixtures: the committed raw fixture, copied so that tests can break it safely."""
+"""Shared fixtures: the committed raw fixture, copied so that tests can break it safely, and one
+golden build of it for the whole session, shared by every pytest worker (docs/testing.md)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -10,8 +12,14 @@ from typing import NamedTuple
 
 import pytest
 
+from strata.locking import FileLock
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FIXTURE_RAW = PROJECT_DIR / "tests" / "fixtures" / "raw"
+# Every warehouse a test builds has this file name, in a folder of its own: dbt's parse cache is
+# kept per warehouse file name (strata/dbt_runner.py), so every build after the first starts
+# from a parsed project instead of parsing it again.
+WAREHOUSE = "warehouse.duckdb"
 
 
 # The committed fixture is dirt by design (most of its rows exercise a quarantine reason), so the
@@ -48,23 +56,52 @@ class FixtureRun(NamedTuple):
     output: str  # what `strata run` printed
 
 
+def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every pytest worker of this session sees (the session's base temp folder; under
+    pytest-xdist each worker has its own below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def fixture_run(tmp_path_factory: pytest.TempPathFactory, _isolated_settings: None) -> FixtureRun:
-    """The committed fixture built once by `strata run` for the whole session: for tests that
-    only read the marts or the summary. Tests that change data or warehouse build their own."""
+    """The golden build: the committed fixture built and published once by `strata run` for the
+    whole session, by whichever worker needs it first (the others wait on a file lock and reuse
+    it). Read it, never write to it: a test that changes a warehouse starts from
+    `published_copy`, or builds its own."""
     from click.testing import CliRunner
 
     from strata.cli import main
 
-    work = tmp_path_factory.mktemp("fixture-warehouse")
-    shutil.copytree(FIXTURE_RAW, work / "raw")
-    db = work / "fixture.duckdb"
-    result = CliRunner().invoke(main, ["run", "--raw-dir", str(work / "raw"), "--db", str(db)])
-    assert result.exit_code == 0, result.output
-    return FixtureRun(work / "raw", db, result.output)
+    work = _shared_root(tmp_path_factory) / "golden-fixture"
+    done = work / "run.json"
+    with FileLock(_shared_root(tmp_path_factory) / "golden-fixture.lock", wait_seconds=600):
+        if not done.exists():
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.copytree(FIXTURE_RAW, work / "raw")
+            db = work / "warehouse" / WAREHOUSE
+            result = CliRunner().invoke(
+                main, ["run", "--raw-dir", str(work / "raw"), "--db", str(db)]
+            )
+            assert result.exit_code == 0, result.output
+            done.write_text(json.dumps({"db": str(db), "output": result.output}))
+    recorded = json.loads(done.read_text())
+    return FixtureRun(work / "raw", Path(recorded["db"]), recorded["output"])
 
 
 @pytest.fixture(scope="session")
 def fixture_warehouse(fixture_run: FixtureRun) -> Path:
     """The warehouse of fixture_run, for tests that only read it."""
     return fixture_run.db
+
+
+@pytest.fixture
+def published_copy(fixture_run: FixtureRun, tmp_path: Path) -> FixtureRun:
+    """A private copy of the golden build, copied by file: its raw folder, its warehouse, the
+    warehouse's state (lock, run history, build record, dbt's artifacts) and its serving folder
+    with the published version. For tests that start from a built and published warehouse and
+    change it: refusals, publish, status, waiting for the lock."""
+    raw = tmp_path / "raw"
+    shutil.copytree(fixture_run.raw, raw)
+    shutil.copytree(fixture_run.db.parent, tmp_path / "warehouse", symlinks=True)
+    return FixtureRun(raw, tmp_path / "warehouse" / WAREHOUSE, fixture_run.output)

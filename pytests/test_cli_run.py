@@ -1,6 +1,8 @@
 """`strata run` end to end on the committed fixture, and its handling of bad input.
 
-These tests start dbt for real (a few seconds each): they check what a user sees, not mocks.
+These tests start dbt for real: they check what a user sees, not mocks. The whole run is the
+session's golden build (conftest.fixture_run); the others build only what they read
+(`--select ... --no-publish`, docs/testing.md) or stop before dbt builds anything.
 """
 
 from __future__ import annotations
@@ -20,8 +22,17 @@ pytestmark = pytest.mark.slow
 
 
 def run_cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args))
+    # cautious: a narrowed run (--select) leaves out data tests that read unselected models
+    result = CliRunner().invoke(main, list(args), env={"DBT_INDIRECT_SELECTION": "cautious"})
     return result.exit_code, result.output
+
+
+def run_into(raw: Path, folder: Path) -> tuple[int, str]:
+    """`strata run` of `raw` into a new warehouse in `folder`."""
+    return run_cli("run", "--raw-dir", str(raw), "--db", str(folder / "warehouse.duckdb"))
+
+
+RECONCILIATION = "+rpt_source_reconciliation"
 
 
 def reconciliation(db_path: Path) -> dict[str, tuple[int, ...]]:
@@ -91,8 +102,11 @@ def test_fixture_has_a_row_for_every_reason_code(fixture_warehouse: Path) -> Non
 
 
 def test_run_json_summary(raw_dir: Path, tmp_path: Path) -> None:
-    db = tmp_path / "w.duckdb"
-    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(db), "--json")
+    db = tmp_path / "warehouse.duckdb"
+    code, output = run_cli(
+        "run", "--raw-dir", str(raw_dir), "--db", str(db), "--json",
+        "--select", RECONCILIATION, "--no-publish",
+    )  # fmt: skip
     assert code == 0, output
     payload = json.loads(output.strip().splitlines()[-1])
     assert payload["reconciliation"]["orders"]["raw"] == csv_data_rows(raw_dir / "orders.csv")
@@ -109,10 +123,19 @@ def test_parquet_input_gives_the_same_result_as_csv(fixture_run, tmp_path: Path)
                 f"copy (select * from read_csv('{raw_dir / table}.csv', all_varchar = true))"
                 f" to '{parquet_dir / table}.parquet' (format parquet)"
             )
-    parquet_db = tmp_path / "parquet.duckdb"
-    code, output = run_cli("run", "--raw-dir", str(parquet_dir), "--db", str(parquet_db))
+    parquet_db = tmp_path / "parquet" / "warehouse.duckdb"
+    code, output = run_cli(
+        "run", "--raw-dir", str(parquet_dir), "--db", str(parquet_db),
+        "--select", f"{RECONCILIATION} +dim_users", "--no-publish",
+    )  # fmt: skip
     assert code == 0, output
     assert reconciliation(csv_db) == reconciliation(parquet_db)
+    users = "select * exclude (as_of_date) from marts.dim_users order by user_id"
+    with (
+        duckdb.connect(str(csv_db), read_only=True) as csv_con,
+        duckdb.connect(str(parquet_db), read_only=True) as parquet_con,
+    ):
+        assert csv_con.execute(users).fetchall() == parquet_con.execute(users).fetchall()
 
 
 def test_missing_raw_dir_is_a_usage_error(tmp_path: Path) -> None:
@@ -124,18 +147,18 @@ def test_missing_raw_dir_is_a_usage_error(tmp_path: Path) -> None:
 def test_missing_orders_is_a_usage_error_before_dbt_starts(raw_dir: Path, tmp_path: Path) -> None:
     (raw_dir / "orders.csv").unlink()
     started = time.monotonic()
-    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(tmp_path / "w.duckdb"))
+    code, output = run_into(raw_dir, tmp_path)
     assert code == 2
     assert "raw file missing" in output
     assert "orders.parquet" in output
     assert str(raw_dir) in output
     assert time.monotonic() - started < 5  # checked before dbt starts, not after a build
-    assert not (tmp_path / "w.duckdb").exists()
+    assert not (tmp_path / "warehouse.duckdb").exists()
 
 
 def test_an_empty_csv_file_is_named(raw_dir: Path, tmp_path: Path) -> None:
     (raw_dir / "sessions.csv").write_text("")
-    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(tmp_path / "w.duckdb"))
+    code, output = run_into(raw_dir, tmp_path)
     assert code == 2
     assert f"file {raw_dir / 'sessions.csv'} is empty" in output
     assert "header line" in output
@@ -145,7 +168,7 @@ def test_an_unterminated_quote_names_the_file_and_line(raw_dir: Path, tmp_path: 
     with (raw_dir / "orders.csv").open("a") as handle:
         handle.write('o998,u1,2025-01-01,completed,"1,USD,,,\n')
         handle.write("o999,u1,2025-01-01,completed,1,USD,,,\n")
-    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(tmp_path / "w.duckdb"))
+    code, output = run_into(raw_dir, tmp_path)
     assert code == 1
     assert "orders.csv" in output
     assert "CSV Error on Line: 39" in output
@@ -158,7 +181,7 @@ def test_missing_required_column_names_file_and_column(raw_dir: Path, tmp_path: 
         return [row[:index] + row[index + 1 :] for row in rows]
 
     rewrite_csv(raw_dir / "orders.csv", drop_amount)
-    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(tmp_path / "w.duckdb"))
+    code, output = run_into(raw_dir, tmp_path)
     assert code == 1
     assert f"{raw_dir / 'orders.csv'}" in output
     assert "required column 'amount' is missing" in output
@@ -170,8 +193,12 @@ def test_optional_columns_may_be_absent(raw_dir: Path, tmp_path: Path) -> None:
         return [[row[i] for i in keep] for row in rows]
 
     rewrite_csv(raw_dir / "sessions.csv", drop_optional)
-    db = tmp_path / "w.duckdb"
-    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(db))
+    db = tmp_path / "warehouse.duckdb"
+    # everything downstream of the sessions, up to the marts that read them
+    code, output = run_cli(
+        "run", "--raw-dir", str(raw_dir), "--db", str(db), "--no-publish",
+        "--select", "+dim_users +rpt_growth_accounting",
+    )  # fmt: skip
     assert code == 0, output
     with duckdb.connect(str(db), read_only=True) as con:
         views, durations = con.execute(
@@ -194,7 +221,7 @@ def test_wrong_column_type_names_file_and_column(tmp_path: Path) -> None:
             "copy (select 's1' as session_id, 'u1' as user_id, '2025-01-01' as started_at,"
             f" 'web' as platform) to '{raw / 'sessions.parquet'}' (format parquet)"
         )
-    code, output = run_cli("run", "--raw-dir", str(raw), "--db", str(tmp_path / "w.duckdb"))
+    code, output = run_into(raw, tmp_path)
     assert code == 1
     assert f"{raw / 'orders.parquet'}" in output
     assert "column 'amount' has type boolean" in output
@@ -203,15 +230,14 @@ def test_wrong_column_type_names_file_and_column(tmp_path: Path) -> None:
 def test_malformed_csv_line_names_the_file_and_line(raw_dir: Path, tmp_path: Path) -> None:
     with (raw_dir / "orders.csv").open("a") as handle:
         handle.write("o999,u1,2025-01-01,completed,1,USD,,,,too,many,fields\n")
-    code, output = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(tmp_path / "w.duckdb"))
+    code, output = run_into(raw_dir, tmp_path)
     assert code == 1
     assert "orders.csv" in output
     assert "CSV Error on Line" in output
 
 
-def test_bad_input_leaves_the_previous_build_untouched(raw_dir: Path, tmp_path: Path) -> None:
-    db = tmp_path / "w.duckdb"
-    assert run_cli("run", "--raw-dir", str(raw_dir), "--db", str(db))[0] == 0
+def test_bad_input_leaves_the_previous_build_untouched(published_copy) -> None:
+    raw_dir, db, _ = published_copy
     before = reconciliation(db)
 
     (raw_dir / "orders.csv").write_text("order_id,user_id\nx,y\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -15,19 +14,22 @@ from strata.cli import main
 pytestmark = pytest.mark.slow
 
 PROJECT = Path(__file__).resolve().parent.parent
+END_DATE = "2026-06-30"
 STAGES = {"new", "active", "loyal", "at_risk", "dormant", "churned", "reactivated"}
 
 
 def test_demo_has_members_in_every_stage_segment_and_reason(tmp_path: Path) -> None:
-    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
-    yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
+    raw, db = tmp_path / "raw", tmp_path / "warehouse.duckdb"
     runner = CliRunner()
+    # a fixed end date, so that the data (and so this test) is the same every day
     made = runner.invoke(
-        main, ["generate", "--users", "30000", "--seed", "42", "--end-date", yesterday,
+        main, ["generate", "--users", "30000", "--seed", "42", "--end-date", END_DATE,
                "--out", str(raw)],
     )  # fmt: skip
     assert made.exit_code == 0, made.output
-    built = runner.invoke(main, ["run", "--raw-dir", str(raw), "--db", str(db), "--json"])
+    built = runner.invoke(
+        main, ["run", "--raw-dir", str(raw), "--db", str(db), "--json", "--as-of", END_DATE]
+    )
     assert built.exit_code == 0, built.output
     summary = json.loads(built.output.strip().splitlines()[-1])
 
@@ -39,6 +41,12 @@ def test_demo_has_members_in_every_stage_segment_and_reason(tmp_path: Path) -> N
         reasons = con.execute(
             "select source_table || '.' || reason_code from marts.rpt_row_reasons"
             " where row_disposition = 'quarantined' and row_count = 0"
+            # Judged against the build's clock (until issue #24 judges them against the data),
+            # rows planted 30 to 400 days after a fixed end date leave the future as the calendar
+            # moves. Every future_* reason is proven on the committed fixture instead
+            # (test_cli_run.test_fixture_has_a_row_for_every_reason_code), and the generator's
+            # planting of them in test_generate (docs/testing.md).
+            " and reason_code not like 'future%'"
         ).fetchall()
     stages = {row[0] for row in summary["breakdowns"]["lifecycle stage"]}
     seen_segments = {row[0] for row in summary["breakdowns"]["RFM segment"]}

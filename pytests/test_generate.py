@@ -30,6 +30,9 @@ import strata.generate.dirt as gen_dirt
 import strata.generate.writing as gen_writing
 from strata.generate import GenerateResult, generate
 
+# one worker for the module: its module-scoped data is made once
+pytestmark = pytest.mark.xdist_group("generate")
+
 END = dt.date(2026, 6, 30)
 USERS = 5000
 SEED = 7

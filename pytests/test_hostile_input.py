@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from strata.cli import main
 
-pytestmark = pytest.mark.slow
+# one worker for the module: its tests share a module-scoped build
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile_input")]
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "raw"
 
@@ -72,7 +73,7 @@ def odd_but_valid(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path,
     names = [name.replace("TARGET", str(target)) for name in HOSTILE_NAMES]
     write_csv(raw / "sessions.csv", [sessions[0] + names] + [row + ["v"] * len(names)
                                                              for row in sessions[1:]])  # fmt: skip
-    db = root / "w.duckdb"
+    db = root / "warehouse.duckdb"
     code, output = run_cli("run", "--raw-dir", str(raw), "--db", str(db))
     return raw, db, target, output if code == 0 else f"exit {code}: {output}"
 

@@ -134,10 +134,13 @@ def test_wait_queues_behind_a_held_lock(raw_dir: Path, tmp_path: Path) -> None:
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    # a run of one model is enough to show that it waited for the lock and then ran
     result = CliRunner().invoke(
         main, ["run", "--raw-dir", str(raw_dir), "--db", str(tmp_path / "w.duckdb"),
-               "--wait", "60", "--no-publish"],
+               "--wait", "60", "--no-publish", "--select", "+int_as_of_dates_resolved"],
+        env={"DBT_INDIRECT_SELECTION": "cautious"},
     )  # fmt: skip
+    assert holder.poll() is not None, "the run must have waited for the holder to finish"
     holder.wait(timeout=30)
     assert result.exit_code == 0, result.output
 
@@ -170,8 +173,13 @@ class Recorder(http.server.BaseHTTPRequestHandler):
 
 
 def test_publish_history_status_and_a_failed_run_that_changes_nothing(
-    raw_dir: Path, tmp_path: Path
+    published_copy, tmp_path: Path
 ) -> None:
+    """From a published warehouse (a copy of the session's golden build): a broken delivery
+    fails, alerts and changes nothing readers see; status shows both runs; publishing the failed
+    build is refused; a good build is published by `strata publish`."""
+    raw_dir, db, _ = published_copy
+    Recorder.received.clear()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -180,19 +188,14 @@ def test_publish_history_status_and_a_failed_run_that_changes_nothing(
         f'[strata]\nalert_webhook_url = "http://127.0.0.1:{server.server_address[1]}/hook"\n'
         "keep_versions = 2\n"
     )
-    db = tmp_path / "w.duckdb"
     runner = CliRunner()
     args = ["--raw-dir", str(raw_dir), "--db", str(db), "--config", str(config)]
+    serving = load_settings(db_path=str(db)).serving
     try:
-        first = runner.invoke(main, ["run", *args])
-        assert first.exit_code == 0, first.output
-        serving = tmp_path / "serving" / "w"
         version = (serving / "CURRENT").read_text().strip()
-        assert version in first.output
         with duckdb.connect(str(serving / "strata.duckdb"), read_only=True) as con:
             users = con.execute("select count(*) from marts.dim_users").fetchone()[0]
         assert users > 0
-        assert Recorder.received == []  # no alert on success by default
 
         (raw_dir / "orders.csv").write_text("order_id,user_id\nx,y\n")  # a broken delivery
         second = runner.invoke(main, ["run", *args])
@@ -217,7 +220,10 @@ def test_publish_history_status_and_a_failed_run_that_changes_nothing(
 
         (raw_dir / "orders.csv").unlink()
         shutil.copy(FIXTURE_RAW / "orders.csv", raw_dir / "orders.csv")
-        assert runner.invoke(main, ["run", *args, "--no-publish"]).exit_code == 0
+        rebuilt = runner.invoke(main, ["run", *args, "--no-publish"])
+        assert rebuilt.exit_code == 0, rebuilt.output
+        # the failed run and the refused publish alerted; a success does not, by default
+        assert [alert["event"] for alert in Recorder.received] == ["run_failed", "run_failed"]
         again = runner.invoke(main, ["publish", "--db", str(db), "--config", str(config)])
         assert again.exit_code == 0, again.output
         assert (serving / "CURRENT").read_text().strip() != version

@@ -37,6 +37,9 @@ from strata.predict import (
 from strata.predict.bgnbd import _GroupedData, _scaled_series
 from strata.predict.simulate import DEFAULT_PARAMS, simulate_bgnbd
 
+# one worker for the module: its module-scoped data is made once
+pytestmark = pytest.mark.xdist_group("predict_models")
+
 CDNOW_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "cdnow"
 CALIBRATION_END = dt.date(1997, 9, 30)
 HOLDOUT_END = dt.date(1998, 6, 30)

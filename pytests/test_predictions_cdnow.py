@@ -17,7 +17,8 @@ from orders_csv import write_orders_csv
 
 from strata.cli import main
 
-pytestmark = pytest.mark.slow
+# one worker for the module: its tests share a module-scoped build
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("predictions_cdnow")]
 
 SAMPLE = (
     Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "cdnow" / "CDNOW_sample.txt"
@@ -46,11 +47,14 @@ def cdnow_orders(folder: Path) -> int:
 def cdnow(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cdnow")
     cdnow_orders(root / "raw")
-    db = root / "cdnow.duckdb"
+    db = root / "warehouse.duckdb"
+    # what the tests read, with their data tests: the fits, dim_users and the back-test
     result = CliRunner().invoke(
         main,
         ["run", "--raw-dir", str(root / "raw"), "--db", str(db), "--as-of", CALIBRATION_END,
-         "--no-publish"],
+         "--no-publish", "--select", "+fct_customer_model_fits +rpt_prediction_calibration"
+         " +dim_users"],
+        env={"DBT_INDIRECT_SELECTION": "cautious"},
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     return db

@@ -24,7 +24,8 @@ from strata.cli import main
 from strata.runs import RunRecord, append_run, new_run_id
 from strata.settings import load_settings
 
-pytestmark = pytest.mark.slow
+# one worker for the module: its tests share one warehouse, in file order
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("real_shop")]
 
 FIRST_DAY = dt.date(1997, 1, 3)
 LAST_DAY = dt.date(2016, 3, 14)
@@ -62,7 +63,7 @@ def nineties(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]
     root = tmp_path_factory.mktemp("nineties")
     raw = root / "raw"
     write_orders(raw)
-    db = root / "shop.duckdb"
+    db = root / "warehouse" / "warehouse.duckdb"
     code, output = run_cli("run", "--raw-dir", str(raw), "--db", str(db), "--as-of", AS_OF)
     assert code == 0, output
     return raw, db, output

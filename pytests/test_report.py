@@ -27,9 +27,10 @@ from strata.cli import main
 from strata.generate import generate
 from strata.publish import publish
 from strata.report import REPORT_FILE, ReportResult, build_report
-from tools.report_bench import add_outcome_marts, make_serving_db
+from tools.report_bench import make_serving_db
 
-pytestmark = pytest.mark.slow
+# one worker for the module: its tests share a module-scoped build
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("report")]
 
 AS_OF = "2026-06-30"
 BUILD_ID = "test-report-build"
@@ -105,17 +106,12 @@ def core(serving: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def with_outcomes(serving: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The serving file with the three outcome marts: the build's own when it makes them, else
-    a few plausible rows of their shape added to a copy."""
-    if set(OUTCOME_MARTS) <= marts_in(serving):
-        return serving
-    db = copy_of(serving, tmp_path_factory.mktemp("outcomes"))
-    with duckdb.connect(str(db)) as con:
-        for table in OUTCOME_MARTS:
-            con.execute(f"drop table if exists marts.{table}")
-        add_outcome_marts(con, dt.date.fromisoformat(AS_OF), users=1500)
-    return db
+def with_outcomes(serving: Path) -> Path:
+    """The serving file with the three outcome marts, as the build made them: a build that
+    stopped making them fails here rather than being replaced by made-up rows."""
+    missing = set(OUTCOME_MARTS) - marts_in(serving)
+    assert not missing, f"the build did not make {sorted(missing)}"
+    return serving
 
 
 def columns_of(db: Path, table: str) -> set[str]:
