@@ -1,6 +1,7 @@
 -- When each raw row's user was last written by the base models, whatever the row's disposition:
--- one row per raw row with its user and `_loaded_at`. The incremental intermediate models read
--- it to find the users whose rows a build added or judged again (macros/incremental).
+-- one row per raw row (its file and position) with its user and `_loaded_at`. The incremental
+-- intermediate models read it to find the users whose rows a build added or judged again
+-- (macros/incremental).
 
 with
 
@@ -16,6 +17,8 @@ loads as (
     select
         ---------- ids
         'orders' as source_table,
+        source_file,
+        source_row,
         user_id,
 
         ---------- timestamps
@@ -24,6 +27,8 @@ loads as (
     union all
     select
         'sessions' as source_table,
+        source_file,
+        source_row,
         user_id,
         _loaded_at
     from sessions
