@@ -15,12 +15,9 @@ from pathlib import Path
 import duckdb
 
 from strata import dbt_runner
+from strata.incremental import BOOKKEEPING_COLUMNS
 from strata.settings import load_settings
 from tools.bench.checks import schema_differences
-
-# Bookkeeping columns of the incremental tables: when a build wrote the row and what the file was.
-# A fresh build writes other values; they say nothing about the data.
-BOOKKEEPING_COLUMNS = ("_loaded_at", "source_file_fingerprint")
 
 
 @dataclass

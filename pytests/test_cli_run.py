@@ -244,3 +244,32 @@ def test_bad_input_leaves_the_previous_build_untouched(published_copy) -> None:
     code, _ = run_cli("run", "--raw-dir", str(raw_dir), "--db", str(db))
     assert code == 1
     assert reconciliation(db) == before
+
+
+def test_the_incremental_models_are_read_from_the_build_itself(fixture_run) -> None:
+    """One list of incremental models: the build's manifest, where each model declares itself
+    (strata/incremental.py); the dated slices are the snapshots' own config."""
+    from strata import dbt_runner
+    from strata.incremental import IncrementalModel, incremental_models, slice_states
+    from strata.settings import load_settings
+
+    settings = load_settings(db_path=str(fixture_run.db))
+    models = incremental_models(dbt_runner.target_path(settings) / "manifest.json")
+    assert {(model.schema, model.table) for model in models} == {
+        ("staging", "base_shop__orders"),
+        ("staging", "base_shop__sessions"),
+        ("intermediate", "int_user_days_aggregated"),
+        ("intermediate", "int_stage_change_points_listed"),
+        ("intermediate", "int_user_stages_evaluated"),
+        ("marts", "fct_user_lifecycle_history"),
+        ("marts", "fct_user_rfm_snapshots"),
+    }
+    assert [model for model in models if model.sliced] == [
+        IncrementalModel("marts", "fct_user_rfm_snapshots", "snapshot_date", "inputs_fingerprint")
+    ]
+    with duckdb.connect(str(fixture_run.db), read_only=True) as con:
+        dates = con.execute(
+            "select count(distinct snapshot_date) from marts.fct_user_rfm_snapshots"
+        ).fetchone()[0]
+    assert len(slice_states(fixture_run.db, models)["marts.fct_user_rfm_snapshots"]) == dates > 0
+    assert incremental_models(settings.state_dir / "no-such-manifest.json") == []

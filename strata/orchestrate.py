@@ -200,6 +200,7 @@ class _Run:
     env: dict[str, str] = field(default_factory=dict)
     dbt_vars: dict[str, Any] = field(default_factory=dict)
     dbt_args: list[str] = field(default_factory=list)
+    incremental_models: list[incremental.IncrementalModel] = field(default_factory=list)
     slices_before: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     result: DbtResult | None = None
@@ -302,7 +303,11 @@ def _plan_incremental(run: _Run) -> None:
     settings = run.settings
     if not run.builds or settings.engine != "duckdb":
         return None
-    outdated = incremental.outdated_tables(settings.db)
+    # What the stored tables were built as: the manifest of the build that wrote them.
+    run.incremental_models = incremental.incremental_models(
+        dbt_runner.target_path(settings) / "manifest.json"
+    )
+    outdated = incremental.outdated_tables(settings.db, run.incremental_models)
     if outdated and "--full-refresh" not in run.dbt_args:
         run.dbt_args.append("--full-refresh")
         run.notes.append(
@@ -310,7 +315,7 @@ def _plan_incremental(run: _Run) -> None:
             "earlier strata and cannot be checked slice by slice"
         )
     if "--full-refresh" not in run.dbt_args:
-        run.slices_before = incremental.slice_states(settings.db)
+        run.slices_before = incremental.slice_states(settings.db, run.incremental_models)
     return None
 
 
@@ -427,7 +432,8 @@ def _recomputed_slices(run: _Run) -> list[str]:
     """A line per incremental table: the slices this build computed, kept and removed (a
     backfill's var rfm_snapshot_recompute forces its range)."""
     recompute = run.options.dbt_vars.get("rfm_snapshot_recompute") or {}
-    after = incremental.slice_states(run.settings.db)
+    models = incremental.incremental_models(dbt_runner.target_path(run.settings) / "manifest.json")
+    after = incremental.slice_states(run.settings.db, models)
     forced = {
         day
         for day in after.get("marts.fct_user_rfm_snapshots", {})

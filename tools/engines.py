@@ -28,14 +28,14 @@ from pathlib import Path
 import click
 import duckdb
 
+# Bookkeeping of the incremental tables (strata/incremental.py): not compared. Spark, which
+# always builds in full, has none of their values to match.
+from strata.incremental import BOOKKEEPING_COLUMNS
+
 DEFAULT_SCHEMAS = ("reference", "staging", "intermediate", "marts")
 # Doubles are compared to this many significant digits: the engines sum and average in
 # different orders, which moves the last bits and nothing else.
 SIGNIFICANT_DIGITS = 9
-# Bookkeeping of the incremental tables (docs/decisions.md, "One new day is a small build"): when a
-# build wrote the row, and the fingerprint of its raw file (DuckDB lists files; Spark, which
-# always builds in full, has none). They say nothing about the data and are not compared.
-BOOKKEEPING_COLUMNS = ("_loaded_at", "source_file_fingerprint")
 # Rows shown per table when a comparison fails.
 EXAMPLES = 5
 

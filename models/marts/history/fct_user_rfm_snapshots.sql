@@ -16,6 +16,9 @@
     incremental_strategy='append',
     on_schema_change='fail',
     partition_by=slice_partition_by('snapshot_date'),
+    meta={'incremental_slices': {
+        'slice_column': 'snapshot_date', 'fingerprint_column': 'inputs_fingerprint',
+    }},
     pre_hook="{% if is_incremental() %}{{ delete_stale_slices(this, rfm_snapshots_to_keep(), 'snapshot_date', 'inputs_fingerprint') }}{% endif %}",
 ) }}
 
