@@ -10,6 +10,7 @@ hook (macros/raw/), which plain `dbt build` users run too.
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -98,6 +99,8 @@ def check_raw_dir(project_dir: Path, raw_dir: Path) -> dict[str, RawTable]:
             continue
         pattern, files = matches[0]
         kind = "csv" if pattern.endswith((".csv", ".csv.gz")) else "parquet"
+        if "**" in pattern:
+            check_delivery_folder(raw_dir / pattern.split("**")[0])
         for path in files:
             if path.stat().st_size == 0:
                 raise ConfigError(
@@ -107,6 +110,30 @@ def check_raw_dir(project_dir: Path, raw_dir: Path) -> dict[str, RawTable]:
                 )  # fmt: skip
         found[table] = RawTable(table, required, tuple(files), kind)
     return found
+
+
+def check_delivery_folder(folder: Path) -> None:
+    """A folder of deliveries holds Parquet parts, in it or in folders below it, and nothing the
+    engine would skip without a word: a file of another kind (a CSV part) or a folder reached
+    through a symbolic link (DuckDB's `**` does not follow one) is refused by name. Names
+    starting with `_` or `.` are writers' markers (`_SUCCESS`, `.crc` files) and are let be.
+    The dbt hook refuses the other files too (macro check_delivery_folder), for plain dbt runs."""
+    for current, folders, names in os.walk(folder):
+        for name in sorted(folders):
+            path = Path(current) / name
+            if path.is_symlink():
+                raise ConfigError(
+                    f"folder {path} is a symbolic link, which the engine does not follow: its "
+                    "deliveries would be skipped. Copy or move them into the raw folder instead"
+                )
+        for name in sorted(names):
+            path = Path(current) / name
+            if not name.lower().endswith(".parquet") and not name.startswith(("_", ".")):
+                raise ConfigError(
+                    f"file {path} is in the delivery folder {folder} but is not a Parquet part "
+                    "(a folder of deliveries holds *.parquet files only; convert it to Parquet "
+                    "or move it out)"
+                )
 
 
 _PID = re.compile(r"\(PID (\d+)\)")

@@ -68,8 +68,11 @@ def _raw_table(raw_dir: Path, table: str) -> str:
     folder = raw_dir / table
     if folder.is_dir() and any(folder.rglob("*.parquet")):
         # One file per delivery, in the folder or below it (`loaded_at=.../part-0.parquet`),
-        # columns matched by name, as strata reads the folder.
-        return f"read_parquet({_literal(folder / '**' / '*.parquet')}, union_by_name = true)"
+        # columns matched by name and folder names never read as columns, as strata reads it.
+        return (
+            f"read_parquet({_literal(folder / '**' / '*.parquet')}, union_by_name = true,"
+            " hive_partitioning = false)"
+        )
     raise FileNotFoundError(
         f"no {table}.parquet, {table}.csv, {table}.csv.gz or {table}/**/*.parquet in {raw_dir}"
     )

@@ -87,10 +87,32 @@
         ) }}
     {% endif %}
     {% set kind, pattern = found[0] %}
+    {% if '**' in pattern %}
+        {% do check_delivery_folder(pattern.split('**')[0]) %}
+    {% endif %}
     {% if kind == 'csv' %}
         {{ return(duckdb_csv_input(pattern)) }}
     {% else %}
         {{ return(duckdb_parquet_input(pattern)) }}
+    {% endif %}
+{% endmacro %}
+
+
+{#- A folder of deliveries holds Parquet parts only: any other file in it (a CSV part, a stray
+    export) would otherwise be skipped without a word, so the build stops naming it. Names that
+    start with `_` or `.` are the markers writers leave (`_SUCCESS`, `.part-0.parquet.crc`). -#}
+{% macro check_delivery_folder(folder) %}
+    {% set others = run_query(
+        'select file from glob(' ~ strata_quote_literal(folder ~ '**') ~ ') where not ('
+        ~ "lower(file) like '%.parquet' or regexp_matches(file, '(^|/)[._][^/]*$')) order by file"
+    ) %}
+    {% if others.rows | length > 0 %}
+        {{ exceptions.raise_compiler_error(
+            "strata: file " ~ others.rows[0][0] ~ " is in the delivery folder " ~ folder
+            ~ " but is not a Parquet part (a folder of deliveries holds *.parquet files only; "
+            ~ "convert it to Parquet or move it out)"
+            ~ (" and " ~ (others.rows | length - 1) ~ " more" if others.rows | length > 1 else "")
+        ) }}
     {% endif %}
 {% endmacro %}
 
@@ -164,7 +186,7 @@
         'columns': columns,
         'file_expression': path,
         'row_expression': 'row_number() over ()',
-        'files_sql': duckdb_listed_files_sql(pattern, false),
+        'files_sql': duckdb_listed_files_sql(pattern),
     }) }}
 {% endmacro %}
 
@@ -175,8 +197,11 @@
     unless the data has a column of that name, which hides it; then the row's position in the scan
     (DuckDB scans a file in order) stands in. -#}
 {% macro duckdb_parquet_input(pattern) %}
+    {#- hive_partitioning off: a folder name such as `currency=USD/` or `loaded_at=2026-06-30/` is
+        part of the path, never a column (DuckDB would otherwise read it as one and let it
+        replace the file's own column of that name, or not, depending on the other folders). -#}
     {% set reader = 'read_parquet(' ~ strata_quote_literal(pattern)
-        ~ ", filename = '_strata_file', union_by_name = true)" %}
+        ~ ", filename = '_strata_file', union_by_name = true, hive_partitioning = false)" %}
     {% set described = run_query('describe select * from ' ~ reader) %}
     {% set columns = [] %}
     {% for row in described.rows if row[0] != '_strata_file' %}
@@ -209,52 +234,24 @@
         'columns': columns,
         'file_expression': 'input._strata_file',
         'row_expression': row_expression,
-        'files_sql': duckdb_listed_files_sql(pattern, true),
+        'files_sql': duckdb_listed_files_sql(pattern),
     }) }}
 {% endmacro %}
 
 
 {#- The files matching `pattern`, each with a fingerprint of its size, modification time and
-    content: for Parquet a digest of the footer's statistics of every column chunk (row counts,
-    sizes, minimums and maximums: a rewrite with other rows changes them), read without reading
-    the data; for CSV a hash of the whole file. -#}
-{% macro duckdb_listed_files_sql(pattern, is_parquet) %}
-    {% set path = strata_quote_literal(pattern) %}
-    {% if is_parquet %}
-        {% set content_digest %}
-            (
-                select
-                    file_name,
-                    cast(hash(list(
-                        [
-                            cast(row_group_id as varchar), cast(column_id as varchar),
-                            cast(num_values as varchar), cast(total_compressed_size as varchar),
-                            stats_min, stats_max, cast(stats_null_count as varchar)
-                        ]
-                        order by row_group_id, column_id
-                    )) as varchar) as digest
-                from parquet_metadata({{ path }})
-                group by file_name
-            )
-        {% endset %}
-        {% set files_sql %}
-            select
-                files.filename as source_file,
-                concat_ws('|', cast(files.size as varchar), cast(files.last_modified as varchar),
-                    digests.digest) as file_fingerprint
-            from read_blob({{ path }}) as files
-            left join {{ content_digest }} as digests
-                on files.filename = digests.file_name
-        {% endset %}
-    {% else %}
-        {% set files_sql %}
-            select
-                filename as source_file,
-                concat_ws('|', cast(size as varchar), cast(last_modified as varchar),
-                    cast(hash(content) as varchar)) as file_fingerprint
-            from read_blob({{ path }})
-        {% endset %}
-    {% endif %}
+    content: a hash of every byte of the file, for Parquet as for CSV. (Parquet footer statistics
+    were not enough: a rewrite that changes one value within a column chunk's minimum and maximum,
+    or swaps two values, left them, the size and the second-precise modification time as they
+    were.) -#}
+{% macro duckdb_listed_files_sql(pattern) %}
+    {% set files_sql %}
+        select
+            filename as source_file,
+            concat_ws('|', cast(size as varchar), cast(last_modified as varchar),
+                cast(hash(content) as varchar)) as file_fingerprint
+        from read_blob({{ strata_quote_literal(pattern) }})
+    {% endset %}
     {{ return(files_sql) }}
 {% endmacro %}
 

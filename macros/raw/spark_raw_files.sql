@@ -1,6 +1,6 @@
-{#- Spark reads the raw files where they lie: Parquet directly (parquet.`path`), CSV through an
-    external table that carries the reader's options (dropping it never touches the files). The
-    source view is made over either, like the DuckDB one.
+{#- Spark reads the raw files where they lie, through an external table that carries the
+    reader's options (dropping it never touches the files). The source view is made over it, like
+    the DuckDB one.
 
     Layout: <table>.parquet (a file or a folder of Parquet parts) or <table>.csv (a file or a
     folder; .csv.gz parts are decompressed), in STRATA_RAW_DIR, which may be any path the engine
@@ -36,24 +36,28 @@
         ) }}
     {% endif %}
     {% set path = raw_dir.rstrip('/') ~ '/' ~ table ~ '.' ~ file_format %}
+    {#- The reader's options need a table to carry them: CSV's header and strict parsing, and for
+        both formats recursiveFileLookup, which reads the parts at any depth and turns partition
+        discovery off: a folder name such as `currency=USD/` is a path, never a column
+        (docs/scheduling.md, "Deliveries"). Dropping the table never touches the files. -#}
+    {% set file_table = var('raw_schema') ~ '.' ~ table ~ '__' ~ file_format ~ '_files' %}
+    {% set settings = {'path': path, 'recursiveFileLookup': 'true'} %}
     {% if file_format == 'csv' %}
-        {#- CSV needs reader options (header, strict parsing), which only a table can carry. -#}
-        {% set file_table = var('raw_schema') ~ '.' ~ table ~ '__csv_files' %}
-        {% set options = [] %}
-        {% for key, value in {
-            'path': path, 'header': 'true', 'inferSchema': 'false', 'mode': 'FAILFAST',
+        {% do settings.update({
+            'header': 'true', 'inferSchema': 'false', 'mode': 'FAILFAST',
             'quote': '"', 'escape': '"', 'multiLine': 'true',
-        }.items() %}
-            {% do options.append(key ~ ' ' ~ strata_quote_literal(value)) %}
-        {% endfor %}
-        {% do run_query('drop table if exists ' ~ file_table) %}
-        {% do run_query(
-            'create table ' ~ file_table ~ ' using csv options (' ~ options | join(', ') ~ ')'
-        ) %}
-        {% set source_sql = file_table %}
-    {% else %}
-        {% set source_sql = 'parquet.`' ~ path | replace('`', '``') ~ '`' %}
+        }) %}
     {% endif %}
+    {% set options = [] %}
+    {% for key, value in settings.items() %}
+        {% do options.append(key ~ ' ' ~ strata_quote_literal(value)) %}
+    {% endfor %}
+    {% do run_query('drop table if exists ' ~ file_table) %}
+    {% do run_query(
+        'create table ' ~ file_table ~ ' using ' ~ file_format ~ ' options ('
+        ~ options | join(', ') ~ ')'
+    ) %}
+    {% set source_sql = file_table %}
     {% set columns = [] %}
     {% for row in run_query('describe query select * from ' ~ source_sql).rows
         if row[0] and not row[0].startswith('#') %}

@@ -1,0 +1,145 @@
+"""The rules of a delivery folder (docs/scheduling.md, "Deliveries"), each a defect found by an
+attack on deliveries (issue #23), each checked against a fresh build where it matters:
+
+* a Parquet file rewritten with the same size, second and footer statistics is noticed;
+* a folder name such as `currency=USD/` never rewrites a column, and a `loaded_at=` folder added
+  later changes nothing;
+* a file that is not a Parquet part, inside a delivery folder, is refused by name;
+* a folder reached through a symbolic link is refused by name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from builds import build, rows, table
+from click.testing import CliRunner
+from conftest import FIXTURE_RAW
+
+from strata import dbt_runner
+from strata.cli import main
+from strata.settings import load_settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("delivery_edges")]
+
+SELECT = "+dim_users"
+# Two completed USD orders whose amounts have the same width, after the swap.
+SWAPPED = {"o001": "30.00", "o027": "25.00"}
+
+
+def write_orders_part(path: Path) -> None:
+    """The fixture's orders as one Parquet part, every column text, uncompressed (so that the
+    amounts can be swapped in place below)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as con:
+        con.execute(
+            f"copy (select * from read_csv('{FIXTURE_RAW / 'orders.csv'}', all_varchar = true))"
+            f" to '{path}' (format parquet, compression uncompressed)"
+        )
+
+
+def swap_amounts_in_place(path: Path) -> None:
+    """Swap the amounts 25.00 and 30.00 (orders o001 and o027, each the only one with its amount)
+    in the file's bytes: the dictionary entries trade places, so the size, the column statistics
+    (minimum, maximum, counts) and, restored below, the modification time stay what they were."""
+    data = bytearray(path.read_bytes())
+    first, second = (len(value).to_bytes(4, "little") + value for value in (b"25.00", b"30.00"))
+    assert data.count(first) == data.count(second) == 1
+    at_first, at_second = data.index(first), data.index(second)
+    data[at_first : at_first + len(first)] = second
+    data[at_second : at_second + len(second)] = first
+    path.write_bytes(bytes(data))
+
+
+def run_cli(raw: Path, db: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["run", "--raw-dir", str(raw), "--db", str(db)])
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def raw(tmp_path: Path) -> Path:
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    shutil.copy(FIXTURE_RAW / "sessions.csv", folder / "sessions.csv")
+    return folder
+
+
+def test_rewritten_parquet_and_hive_named_folders_equal_a_fresh_build(
+    raw: Path, tmp_path: Path
+) -> None:
+    part = raw / "orders" / "currency=USD" / "part-0.parquet"
+    write_orders_part(part)
+    warehouse = build(raw, tmp_path / "incremental", SELECT)
+    # the folder name is a path, never a column: every order keeps the currency it was sent in
+    sent = rows(
+        warehouse, "select order_id, original_currency from staging.stg_shop__order_versions"
+    )
+    assert {currency for _, currency in sent} > {"USD"}
+
+    # Day two: the same part rewritten with two amounts swapped (same size, same second, same
+    # footer statistics), and a later delivery in a `loaded_at=` folder.
+    before = part.stat()
+    swap_amounts_in_place(part)
+    assert part.stat().st_size == before.st_size
+    os.utime(part, ns=(before.st_atime_ns, before.st_mtime_ns))
+    later = raw / "orders" / "loaded_at=2025-06-04" / "part-0.parquet"
+    later.parent.mkdir()
+    with duckdb.connect() as con:  # one new order
+        con.execute(
+            f"copy (select * replace ('o990' as order_id) from read_parquet('{part}') limit 1)"
+            f" to '{later}' (format parquet)"
+        )
+
+    incremental = build(raw, tmp_path / "incremental", SELECT)
+    fresh = build(raw, tmp_path / "fresh", SELECT)
+    amounts = dict(
+        rows(
+            incremental,
+            "select order_id, cast(original_amount as varchar) from staging.stg_shop__orders"
+            " where order_id in ('o001', 'o027')",
+        )
+    )
+    assert amounts == SWAPPED
+    for name, order in (
+        ("marts.dim_users", "user_id"),
+        ("staging.stg_shop__order_versions", "order_id, version_rank"),
+    ):
+        assert table(incremental, name, order) == table(fresh, name, order), name
+
+
+def test_a_csv_part_in_a_delivery_folder_is_refused_by_name(raw: Path, tmp_path: Path) -> None:
+    write_orders_part(raw / "orders" / "loaded_at=2025-06-01" / "part-0.parquet")
+    stray = raw / "orders" / "loaded_at=2025-06-02" / "part-0.csv"
+    stray.parent.mkdir()
+    shutil.copy(FIXTURE_RAW / "orders.csv", stray)
+    (raw / "orders" / "_SUCCESS").write_text("")  # a writer's marker is let be
+    db = tmp_path / "warehouse.duckdb"
+    code, output = run_cli(raw, db)
+    assert code == 2, output
+    assert f"file {stray} is in the delivery folder" in output and "not a Parquet part" in output
+    assert not db.exists()  # refused before dbt started
+
+    # a plain dbt build is refused by the hook, naming the file too
+    settings = load_settings(db_path=str(tmp_path / "dbt" / "warehouse.duckdb"))
+    result = dbt_runner.run_dbt(
+        settings, ["run", "--select", "stg_shop__orders"], env={"STRATA_RAW_DIR": str(raw)}
+    )
+    assert not result.ok
+    assert any(str(stray) in line and "not a Parquet part" in line for line in result.errors)
+
+
+def test_a_symlinked_delivery_folder_is_refused_by_name(raw: Path, tmp_path: Path) -> None:
+    write_orders_part(raw / "orders" / "loaded_at=2025-06-01" / "part-0.parquet")
+    elsewhere = tmp_path / "elsewhere"
+    write_orders_part(elsewhere / "part-0.parquet")
+    link = raw / "orders" / "loaded_at=2025-06-02"
+    link.symlink_to(elsewhere, target_is_directory=True)
+    db = tmp_path / "warehouse.duckdb"
+    code, output = run_cli(raw, db)
+    assert code == 2, output
+    assert f"folder {link} is a symbolic link" in output
+    assert not db.exists()
