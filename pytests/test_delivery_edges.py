@@ -143,3 +143,50 @@ def test_a_symlinked_delivery_folder_is_refused_by_name(raw: Path, tmp_path: Pat
     assert code == 2, output
     assert f"folder {link} is a symbolic link" in output
     assert not db.exists()
+
+
+def test_a_broken_new_delivery_is_refused_though_the_history_is_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clean shop's history, published; then a delivery whose every row is broken (amounts
+    written `3350,00`, times as epoch seconds, some of them dated D). Its 45 rows are under 5% of
+    the whole history, which the whole-history guard judges; the new delivery and the day D are
+    judged on their own and the run is refused, naming both."""
+    monkeypatch.delenv("STRATA_DBT_VARS")  # the real guards, not the fixture's relaxed one
+    raw = tmp_path / "raw"
+    made = CliRunner().invoke(
+        main, ["generate", "--users", "1500", "--seed", "5", "--end-date", "2026-06-29",
+               "--dirty-share", "0", "--out", str(tmp_path / "generated")],
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    for name in ("orders", "sessions"):
+        (raw / name / "loaded_at=2026-06-29").mkdir(parents=True)
+        shutil.move(
+            tmp_path / "generated" / f"{name}.parquet",
+            raw / name / "loaded_at=2026-06-29" / "part-0.parquet",
+        )
+    db = tmp_path / "warehouse" / "warehouse.duckdb"
+    first = CliRunner().invoke(
+        main, ["run", "--raw-dir", str(raw), "--db", str(db), "--as-of", "2026-06-29"]
+    )
+    assert first.exit_code == 0, first.output
+
+    broken = raw / "orders" / "loaded_at=2026-06-30" / "part-0.parquet"
+    broken.parent.mkdir()
+    with duckdb.connect() as con:
+        history = raw / "orders" / "loaded_at=2026-06-29" / "part-0.parquet"
+        con.execute(
+            f"copy (select * replace ('o-broken-' || row_number() over () as order_id,"
+            " '3350,00' as amount, case when row_number() over () <= 25"
+            " then '2026-06-30T10:00:00Z' else '1782813600' end as ordered_at)"
+            f" from read_parquet('{history}') limit 45) to '{broken}' (format parquet)"
+        )
+    second = CliRunner().invoke(
+        main, ["run", "--raw-dir", str(raw), "--db", str(db), "--as-of", "2026-06-30"]
+    )
+    assert second.exit_code == 1, second.output
+    assert "quarantined share of new rows for orders is 1" in second.output
+    assert "the new delivery: 45 raw rows" in second.output
+    assert "the day 2026-06-30: 25 raw rows" in second.output
+    # the whole history stayed under its own threshold: only the new guard refused
+    assert "quarantined share for orders" not in second.output

@@ -561,8 +561,25 @@ def _publish(
         record.status, record.message = "failed", f"publish failed: {error}"
         return
     record.published_version = published.version
+    _record_published_inputs(settings.db)
     if published.after_error:
         outcome.notes.append(f"the run report was not written: {published.after_error}")
+
+
+def _record_published_inputs(db: Path) -> None:
+    """Which raw files, as they were, the published build read: the next build's guard on its
+    new delivery (tests/guards/guard_new_rows_quarantined.sql) judges the rows of every other
+    file. Kept in the build warehouse's strata_meta, which builds never rebuild."""
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema if not exists strata_meta")
+        con.execute(
+            "create or replace table strata_meta.published_inputs as"
+            " select distinct 'orders' as source_table, source_file, source_file_fingerprint"
+            " from staging.base_shop__orders"
+            " union all"
+            " select distinct 'sessions', source_file, source_file_fingerprint"
+            " from staging.base_shop__sessions"
+        )
 
 
 def _report_writer(
