@@ -75,7 +75,7 @@ lint-changed: $(STAMP)
 
 # The committed fixture: a few dozen hand-written rows covering every cleaning rule. Most of them
 # are dirt by design, so the quarantined-share guard is lifted for it (pytest tests the guards).
-FIXTURE_VARS := '{guard_max_quarantined_share: 1}'
+FIXTURE_VARS := '{guard_max_quarantined_share: 1, guard_max_new_quarantined_share: 1}'
 
 dbt-test: $(STAMP)
 	rm -f $(FIXTURE_DB)
@@ -122,13 +122,13 @@ $(SPARK_STAMP): $(STAMP)
 # spark: the path Spark users take, which also computes the predictions dbt-spark cannot run as
 # Python models) for the same as-of date, then compares every table of both builds row for row.
 # $(1): name, $(2): raw folder, $(3): as-of date. The fixture is dirt by design: its quarantine
-# guard is lifted on both engines.
-SPARK_VARS := {guard_max_quarantined_share: 1}
+# guards are lifted on both engines.
+SPARK_VARS := {guard_max_quarantined_share: 1, guard_max_new_quarantined_share: 1}
 define compare_engines
 	rm -rf $(SPARK_WORK)/$(1) && mkdir -p $(SPARK_WORK)/$(1)/spark
 	STRATA_RAW_DIR=$(CURDIR)/$(2) STRATA_DB_PATH=$(SPARK_WORK)/$(1)/duckdb.duckdb \
 		STRATA_AS_OF_DATE=$(3) DBT_TARGET_PATH=target/engines-duckdb \
-		$(BIN)/dbt build --quiet --fail-fast --vars '{guard_max_quarantined_share: 1}'
+		$(BIN)/dbt build --quiet --fail-fast --vars '$(SPARK_VARS)'
 	STRATA_SPARK_DIR=$(CURDIR)/$(SPARK_WORK)/$(1)/spark SPARK_LOCAL_IP=127.0.0.1 \
 		$(BIN)/strata run --target spark --raw-dir $(2) --as-of $(3) --vars '$(SPARK_VARS)' \
 		--db $(SPARK_WORK)/$(1)/spark/state.duckdb

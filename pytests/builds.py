@@ -37,7 +37,8 @@ def build(
     args = ["build", "--select", select, "--exclude-resource-type", "unit_test"]
     if not data_tests:
         args += ["--exclude-resource-type", "test"]
-    args += ["--vars", json.dumps({"guard_max_quarantined_share": 1.0, **(dbt_vars or {})})]
+    relaxed = {"guard_max_quarantined_share": 1.0, "guard_max_new_quarantined_share": 1.0}
+    args += ["--vars", json.dumps({**relaxed, **(dbt_vars or {})})]
     env = {"STRATA_RAW_DIR": str(raw), "STRATA_AS_OF_DATE": as_of or ""}
     if data_tests:
         env["DBT_INDIRECT_SELECTION"] = "cautious"

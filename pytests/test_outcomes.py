@@ -271,3 +271,50 @@ def test_summary_line_of_the_largest_play() -> None:
     nobody = ("lifecycle_stage:new", 40, 0.5, None, None, None, None, None, True)
     assert "nobody held out" in play_lines(nobody)[0]
     assert "no entry" in play_lines(None)[0]
+
+
+# ---- a changed holdout rule -------------------------------------------------------------------
+
+
+def test_a_new_salt_is_refused_unless_past_entries_keep_their_groups(published_copy) -> None:
+    """A new holdout_salt would draw every past entry afresh: refused (exit 2) while the
+    published rule is not kept in var holdout_history. Kept there, the run publishes, entries up
+    to its last day keep their groups, later ones are drawn by the new salt, and status and the
+    report say so."""
+    raw, db, _ = published_copy
+    base = ["run", "--raw-dir", str(raw), "--db", str(db)]
+    before = dict(
+        ((user, day), flag)
+        for user, day, flag in rows(
+            db, "select user_id, event_date, is_holdout from marts.fct_lifecycle_events"
+        )
+    )
+    refused = CliRunner().invoke(main, [*base, "--vars", "{holdout_salt: spring-2026}"])
+    assert refused.exit_code == 2, refused.output
+    assert "the holdout rule changed" in refused.output and "holdout_history" in refused.output
+
+    kept = (
+        "{holdout_salt: spring-2026, guard_max_quarantined_share: 1,"
+        " guard_max_new_quarantined_share: 1,"
+        " holdout_history: [{until: '2025-04-30', salt: strata, share: 0.1}]}"
+    )
+    result = CliRunner().invoke(main, [*base, "--vars", kept])
+    assert result.exit_code == 0, result.output
+    after = rows(
+        db, "select user_id, event_date, play_id, is_holdout from marts.fct_lifecycle_events"
+    )
+    cutoff = dt.date(2025, 4, 30)
+    for user, day, play, flag in after:
+        expected_salt = "strata" if day <= cutoff else "spring-2026"
+        assert flag == bool(is_holdout([user], play, expected_salt, 0.1)[0]), (user, day)
+        if day <= cutoff:
+            assert flag == before[(user, day)]
+    assert any(day > cutoff for _, day, _, _ in after)
+
+    status = CliRunner().invoke(main, ["status", "--db", str(db)])
+    assert "holdout rule: salt 'spring-2026', share 0.1" in status.output
+    assert "entries up to 2025-04-30: salt 'strata', share 0.1" in status.output
+    from strata.settings import load_settings
+
+    report = (load_settings(db_path=str(db)).serving / "report.html").read_text()
+    assert "The holdout rule changed" in report

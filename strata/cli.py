@@ -531,6 +531,22 @@ def status(limit: int, db_path: str | None, config: Path | None, as_json: bool) 
         if record.status != "success" and record.message:
             click.echo(f"    {record.message}")
     click.echo("models and tests: passed/failed")
+    _echo_holdout_rule(settings)
+
+
+def _echo_holdout_rule(settings: Settings) -> None:
+    """The holdout rule of the published build, and the earlier rules past entries keep: a
+    changed salt or share is visible here, not only in dbt_project.yml (docs/outcomes.md)."""
+    from strata.publish import current_manifest
+
+    holdout = (current_manifest(settings.serving) or {}).get("holdout")
+    if not holdout:
+        return
+    click.echo(f"holdout rule: salt {holdout['salt']!r}, share {holdout['share']:g}")
+    for rule in holdout.get("history", []):
+        click.echo(
+            f"    entries up to {rule['until']}: salt {rule['salt']!r}, share {rule['share']:g}"
+        )
 
 
 @main.command()

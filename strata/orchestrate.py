@@ -26,6 +26,7 @@ from strata.alerts import AlertConfig, build_payload, send_alerts
 from strata.atomic_files import replace_file, write_text_atomic
 from strata.dbt_runner import DbtResult, Progress
 from strata.preflight import RawTable, WarehouseBusy, check_raw_dir, check_warehouse_free
+from strata.project import project_vars
 from strata.publish import PublishError, current_manifest, publish
 from strata.runs import LockHeld, RunRecord, append_run, new_run_id, run_lock
 from strata.settings import ConfigError, Settings
@@ -232,6 +233,7 @@ def _locked(
     run = _Run(settings, options, record, progress, log)
     _check_inputs(run)
     _prepare_dbt(run)
+    _check_holdout_rule(run)
     for step in (_check_freshness, _plan_incremental, _prepare_spark, _build):
         stopped = step(run)
         if stopped is not None:
@@ -272,6 +274,44 @@ def _prepare_dbt(run: _Run) -> None:
     if options.accept_anomalies:
         run.dbt_vars["accept_anomalies"] = True
     run.dbt_args = list(options.dbt_args)
+
+
+def holdout_rule(dbt_vars: Mapping[str, Any]) -> dict[str, Any]:
+    """The holdout rule a build draws its groups by: the current salt and share (the run's vars
+    over dbt_project.yml's) and the earlier rules past entries keep (var holdout_history)."""
+    values = {**project_vars(), **dbt_vars}
+    history = [
+        {"until": str(rule["until"]), "salt": str(rule["salt"]), "share": float(rule["share"])}
+        for rule in values.get("holdout_history") or []
+        if isinstance(rule, Mapping) and {"until", "salt", "share"} <= set(rule)
+    ]
+    return {
+        "salt": str(values["holdout_salt"]),
+        "share": float(values["holdout_share"]),
+        "history": sorted(history, key=lambda rule: rule["until"]),
+    }
+
+
+def _check_holdout_rule(run: _Run) -> None:
+    """A new holdout salt or share would draw every past entry's group afresh and rewrite closed
+    experiments without a word. It is taken only when the published build's rule is kept in var
+    holdout_history (with the last day it applied); otherwise the run stops (exit 2) saying how."""
+    live = (run.live or {}).get("holdout")
+    if not run.builds or not live:
+        return
+    rule = holdout_rule(run.dbt_vars)
+    if (rule["salt"], rule["share"]) == (live["salt"], live["share"]):
+        return
+    if any((old["salt"], old["share"]) == (live["salt"], live["share"]) for old in rule["history"]):
+        return
+    raise ConfigError(
+        f"the holdout rule changed (salt {live['salt']!r}, share {live['share']} published; "
+        f"now salt {rule['salt']!r}, share {rule['share']}): every past entry would be drawn "
+        "into its group afresh and closed experiments rewritten. Keep the published rule for the "
+        "entries it drew by adding it to var holdout_history with the last day it applied, e.g. "
+        f"holdout_history: [{{until: YYYY-MM-DD, salt: {live['salt']}, share: {live['share']}}}] "
+        "(docs/outcomes.md)"
+    )
 
 
 def _check_freshness(run: _Run) -> RunOutcome | None:
@@ -554,6 +594,7 @@ def _publish(
                 "build_id": build.get("build_id"),
                 "as_of_date": as_of,
                 "figures": guard_figures(settings.db),
+                "holdout": holdout_rule(options.dbt_vars),
             },
             after=_report_writer(build.get("build_id"), as_of, outcome),
         )

@@ -473,6 +473,8 @@ def _write_manifest(
         "build_id": build.get("build_id"),
         "as_of_date": build.get("as_of_date"),
         "figures": build.get("figures"),
+        # the holdout rules the build drew its groups by (docs/outcomes.md)
+        "holdout": build.get("holdout"),
         "tables": {
             table.qualified: {
                 "file": f"{table.qualified}.parquet",
@@ -539,6 +541,18 @@ def _write_meta(
             for name, count in rows.items()
         ],
     )
+    # The holdout rules the groups were drawn by, for the report: the current one (until null)
+    # and every earlier one an entry may still be measured under (docs/outcomes.md).
+    holdout = build.get("holdout") or {}
+    con.execute(
+        f"CREATE TABLE {META_SCHEMA}.holdout_rules (salt VARCHAR NOT NULL, share DOUBLE NOT NULL,"
+        " until DATE)"
+    )
+    rules = [(rule["salt"], rule["share"], rule["until"]) for rule in holdout.get("history", [])]
+    if holdout.get("salt") is not None:
+        rules.append((holdout["salt"], holdout["share"], None))
+    if rules:
+        con.executemany(f"INSERT INTO {META_SCHEMA}.holdout_rules VALUES (?, ?, ?)", rules)
 
 
 def _prune(serving_dir: Path, keep: int, current: str) -> list[str]:

@@ -202,6 +202,17 @@ def publication(db: Serving) -> Row:
     return found
 
 
+def holdout_rules(db: Serving) -> list[Row]:
+    """The holdout rules the published groups were drawn by (strata_meta.holdout_rules, written
+    by publish): earlier rules with the last day they applied (`until`), then the current one
+    (`until` null). Empty for a serving file without them."""
+    if not db.has("strata_meta.holdout_rules"):
+        return []
+    return db.rows(
+        "select salt, share, until from strata_meta.holdout_rules order by until nulls last"
+    )
+
+
 # --- 1. headline figures -----------------------------------------------------------------------
 
 

@@ -624,6 +624,20 @@ class _Builder:
             )
         else:
             section.blocks.append(Note("No play has a measurable lift yet.", "warning"))
+        rules = d.holdout_rules(self.db)
+        if len(rules) > 1:
+            earlier = "; ".join(
+                f"up to {day(rule['until'])}: salt '{rule['salt']}', share {rule['share']:g}"
+                for rule in rules[:-1]
+            )
+            section.blocks.append(
+                Note(
+                    f"The holdout rule changed. Entries keep the group they were drawn into: "
+                    f"{earlier}; since then salt '{rules[-1]['salt']}', share "
+                    f"{rules[-1]['share']:g} (docs/outcomes.md).",
+                    "warning",
+                )
+            )
         section.blocks.append(
             Table(
                 "Per play",

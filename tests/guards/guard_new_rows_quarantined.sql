@@ -1,7 +1,8 @@
 -- Guard: the rows a build brings in may not be quarantined beyond var
 -- guard_max_new_quarantined_share (default 20%), judged on two scopes the whole-history guard
 -- (guard_quarantined_share) would hide: the new delivery (every raw row from a file that the
--- published build did not read as it is now: a new file, or one rewritten since) and the new day
+-- published build did not read as it is now: a new file, or one rewritten since; known by its
+-- fingerprint, so a raw folder moved elsewhere is not new) and the new day
 -- (every raw row dated D). A day whose every row is broken (amounts written `3350,00`, times as
 -- epoch seconds) is then refused even when years of clean history keep the whole share low.
 -- Scopes with fewer than var guard_min_new_rows (default 20) raw rows are not judged: a handful of
@@ -50,9 +51,8 @@ scoped as (
         left join {{ published }} as published
             on
                 raw_rows.source_table = published.source_table
-                and raw_rows.source_file = published.source_file
                 and raw_rows.source_file_fingerprint = published.source_file_fingerprint
-        where published.source_file is null
+        where published.source_file_fingerprint is null
         union all
     {%- endif %}
     select

@@ -19,7 +19,9 @@ final as (
         previous_stage as left_stage,
         previous_stage is null as is_first_seen,
         {{ play_id("'lifecycle_stage'", 'lifecycle_stage') }} as play_id,
-        {{ is_holdout('user_id', play_id("'lifecycle_stage'", 'lifecycle_stage')) }} as is_holdout
+        {{ is_holdout(
+            'user_id', play_id("'lifecycle_stage'", 'lifecycle_stage'), on_date='valid_from'
+        ) }} as is_holdout
     from history
 )
 

@@ -138,7 +138,9 @@ final as (
         ---------- what to do
         {{ play_id('play_keyed.play_segment_type', 'play_keyed.play_segment') }} as play_id,
         {{ is_holdout(
-            'play_keyed.user_id', play_id('play_keyed.play_segment_type', 'play_keyed.play_segment')
+            'play_keyed.user_id',
+            play_id('play_keyed.play_segment_type', 'play_keyed.play_segment'),
+            on_date='play_keyed.as_of_date'
         ) }} as is_holdout,
         play.recommended_action,
         play.objective as action_objective,
