@@ -107,8 +107,9 @@ def test_publishes_every_marts_table_and_nothing_else(tmp_path: Path) -> None:
         ).fetchall()
         assert published == [
             *[(name, "BASE TABLE") for name in SOURCE_TABLES],
+            ("strata_meta.holdout_rules", "BASE TABLE"),
             ("strata_meta.publication", "BASE TABLE"),
-        ]  # no staging table, no view
+        ]  # no staging table, no view; the publication's own record and its holdout rules
         for name in SOURCE_TABLES:
             assert rows(con, name) == rows(con, f"source.{name}")
             assert columns(con, "strata", name) == columns(con, "source", name)
