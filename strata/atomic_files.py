@@ -6,9 +6,11 @@ the target; the folder is then synced, so the rename itself survives a power cut
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
+import stat
 from pathlib import Path
 
 
@@ -40,14 +42,38 @@ def replace_symlink(link: Path, target: str) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to a temp file beside `path`, flush it to disk, then replace `path`."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    """Write `text` to a temp file beside `path`, flush it to disk, then replace `path`.
+
+    Only a regular file is ever replaced. A symbolic link is followed: the file it points to is
+    replaced and the link stays. A target that is not a regular file (a device such as /dev/null
+    or /dev/full, a FIFO) is written through, never renamed over: renaming a file over
+    /dev/null as root would break it for every process on the host; writing to /dev/full then
+    fails with its own error (no space left on device). An existing file keeps its permission
+    bits, and one with no write bit at all is refused (PermissionError) rather than replaced:
+    root may write anywhere, but a file made read-only was made so on purpose.
+    """
+    target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():
+        with open(target, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+        return
+    mode = None
+    if target.exists():
+        mode = stat.S_IMODE(target.stat().st_mode)
+        if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            raise PermissionError(
+                errno.EACCES, "the file is read-only (no write permission); not replaced", str(path)
+            )
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     try:
         with open(temp, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        replace_file(temp, path)
+        if mode is not None:
+            os.chmod(temp, mode)
+        replace_file(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

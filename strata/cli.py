@@ -22,6 +22,7 @@ import click
 import yaml
 
 from strata.orchestrate import (
+    EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     RunOptions,
@@ -29,7 +30,7 @@ from strata.orchestrate import (
     execute,
 )
 from strata.runs import read_runs
-from strata.settings import ConfigError, Settings, load_settings
+from strata.settings import ConfigError, Settings, check_db_path, load_settings
 from strata.summary import format_summary, read_summary
 
 # Vars the wrapper sets itself, each from its own flag.
@@ -47,7 +48,9 @@ def _fail_usage(message: str) -> None:
 
 def _settings(config: Path | None, **flags: Any) -> Settings:
     try:
-        return load_settings(config, **flags)
+        settings = load_settings(config, **flags)
+        check_db_path(settings)
+        return settings
     except ConfigError as error:
         _fail_usage(str(error))
         raise AssertionError("unreachable") from error
@@ -485,7 +488,16 @@ def report(out: Path | None, db_path: str | None, config: Path | None) -> None:
     serving_db = settings.serving / "strata.duckdb"
     if not serving_db.exists():
         _fail_usage(f"nothing published at {settings.serving}: run `strata run` first")
-    result = build_report(serving_db, out or settings.serving / REPORT_FILE)
+    target = out or settings.serving / REPORT_FILE
+    try:
+        result = build_report(serving_db, target)
+    except OSError as error:
+        # a folder that cannot be written, a read-only file, a full device: a sentence, exit 1
+        click.echo(
+            f"strata: the report was not written to {target}: {error.strerror or error}",
+            err=True,
+        )
+        sys.exit(EXIT_FAILED)
     click.echo(
         f"report: {result.path} ({result.bytes / 1e6:.2f} MB, {result.seconds:.1f}s); "
         f"as of {result.as_of_date}, build {result.build_id}"
@@ -501,7 +513,10 @@ def status(limit: int, db_path: str | None, config: Path | None, as_json: bool) 
     """Show this warehouse's last runs: when, how long, on which data, as of which date, what
     passed, failed and was published."""
     settings = _settings(config, db_path=db_path)
-    runs = read_runs(settings.history_file, limit=limit)
+    skipped: list[str] = []
+    runs = read_runs(settings.history_file, limit=limit, skipped=skipped)
+    for problem in skipped:
+        click.echo(f"strata: {settings.history_file.name}: skipped {problem}", err=True)
     if as_json:
         for record in runs:
             click.echo(json.dumps(record.to_dict(), default=str))

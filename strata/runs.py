@@ -76,16 +76,35 @@ def append_run(history_file: Path, record: RunRecord) -> None:
         os.close(descriptor)
 
 
-def read_runs(history_file: Path, limit: int | None = None) -> list[RunRecord]:
-    """The recorded runs, oldest first, each in its last recorded state; corrupt lines are
-    skipped. A run still `running` whose process is gone was killed."""
+def read_runs(
+    history_file: Path, limit: int | None = None, skipped: list[str] | None = None
+) -> list[RunRecord]:
+    """The recorded runs, oldest first, each in its last recorded state. A line that cannot be
+    read (not UTF-8, not JSON, not a JSON object, not a run) is skipped, and named in `skipped`
+    when given ("line 3 (not a JSON object)"). A run still `running` whose process is gone was
+    killed."""
     if not history_file.is_file():
         return []
     latest: dict[str, RunRecord] = {}
-    for line in history_file.read_text().splitlines():
+    for number, raw in enumerate(history_file.read_bytes().splitlines(), start=1):
+        problem = None
         try:
-            record = RunRecord.from_dict(json.loads(line))
-        except (ValueError, TypeError):
+            data = json.loads(raw.decode("utf-8"))
+            if not isinstance(data, dict):
+                problem = "not a JSON object"
+            else:
+                record = RunRecord.from_dict(data)
+                if not isinstance(record.run_id, str) or not isinstance(record.started_at, str):
+                    problem = "not a run record (no run_id or started_at)"
+        except UnicodeDecodeError:
+            problem = "not UTF-8 text"
+        except ValueError:
+            problem = "not valid JSON"
+        except TypeError:
+            problem = "not a run record"
+        if problem is not None:
+            if skipped is not None and raw.strip():
+                skipped.append(f"line {number} ({problem})")
             continue
         latest.pop(record.run_id, None)  # keep the order of the latest state
         latest[record.run_id] = record

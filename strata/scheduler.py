@@ -8,6 +8,7 @@ process exits 0.
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -19,14 +20,24 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 
 def make_trigger(cron: str | None, interval_seconds: float | None):
+    """The trigger of a schedule. A cron expression that never fires (`0 6 31 2 *`: there is no
+    31 February) is refused, rather than a process that idles forever."""
     if cron is not None:
         try:
-            return CronTrigger.from_crontab(cron, timezone="UTC")
+            trigger = CronTrigger.from_crontab(cron, timezone="UTC")
         except ValueError as error:
             raise ValueError(f"invalid cron expression {cron!r}: {error}") from error
+        if next_run(trigger) is None:
+            raise ValueError(f"cron expression {cron!r} never fires (no such date); fix the date")
+        return trigger
     if interval_seconds is None or interval_seconds <= 0:
         raise ValueError("give a cron expression or a positive interval")
     return IntervalTrigger(seconds=interval_seconds, timezone="UTC")
+
+
+def next_run(trigger) -> dt.datetime | None:
+    """When the trigger fires next, from now (UTC); None when it never will."""
+    return trigger.get_next_fire_time(None, dt.datetime.now(dt.UTC))
 
 
 def run_schedule(
@@ -84,7 +95,11 @@ def run_schedule(
         for signum in signals:
             previous[signum] = signal.signal(signum, on_signal)
     scheduler.start()
-    log(f"strata schedule: started ({cron or f'every {interval_seconds}s'}, UTC)")
+    due = next_run(trigger)
+    log(
+        f"strata schedule: started ({cron or f'every {interval_seconds}s'}, UTC); next run due "
+        + (f"{due.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}Z" if due else "never")
+    )
     try:
         stop.wait()
     finally:

@@ -217,6 +217,25 @@ def load_settings(config: Path | None = None, **flags: Any) -> Settings:
         _CONFIG_FILE.path = None
 
 
+def check_db_path(settings: Settings) -> None:
+    """Raise ConfigError (exit 2) when the warehouse cannot live where it is asked to: a path
+    under a regular file (`--db some_file/x.duckdb`), or a warehouse path that is a folder. A
+    configuration error, said before any run starts, rather than a traceback from the first
+    folder strata makes (which under `strata schedule` left the run unrecorded)."""
+    db = settings.db
+    if db.is_dir():
+        raise ConfigError(
+            f"warehouse path {db} is a folder; give a file such as {db / 'strata.duckdb'}"
+        )
+    for parent in db.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(
+                    f"warehouse path {db} lies under {parent}, which is a file, not a folder"
+                )
+            return
+
+
 def _explain(error: ValidationError, flags: Mapping[str, Any], path: Path | None) -> str:
     """One line per bad value: where it came from (flag, environment, file), the value, why."""
     lines = []
