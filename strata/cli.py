@@ -32,6 +32,7 @@ from strata.orchestrate import (
 from strata.runs import read_runs
 from strata.settings import ConfigError, Settings, check_db_path, load_settings
 from strata.summary import format_summary, read_summary
+from strata.var_rules import var_problems
 
 # Vars the wrapper sets itself, each from its own flag.
 RESERVED_VARS = {
@@ -85,6 +86,9 @@ def _dbt_vars(settings: Settings, text: str | None) -> dict[str, Any]:
     for name, flag in RESERVED_VARS.items():
         if name in merged:
             _fail_usage(f"--vars: set {name} with {flag}, not as a var")
+    problems = var_problems(merged)
+    if problems:
+        _fail_usage("vars refused, nothing was built: " + "; ".join(problems))
     return merged
 
 
@@ -542,7 +546,10 @@ def status(limit: int, db_path: str | None, config: Path | None, as_json: bool) 
         if record.raw_dir:
             click.echo(f"    raw data {record.raw_dir}")
         if record.accepted_anomalies:
-            click.echo("    guards overridden with --accept-anomaly")
+            click.echo("    guards overridden (--accept-anomaly, or a guard var set for the run)")
+        if record.vars:
+            shown = ", ".join(f"{name}={value}" for name, value in sorted(record.vars.items()))
+            click.echo(f"    vars {shown}")
         if record.status != "success" and record.message:
             click.echo(f"    {record.message}")
     click.echo("models and tests: passed/failed")

@@ -31,6 +31,7 @@ from strata.publish import PublishError, current_manifest, publish
 from strata.runs import LockHeld, RunRecord, append_run, new_run_id, run_lock
 from strata.settings import ConfigError, Settings
 from strata.summary import read_summary
+from strata.var_rules import differing_vars
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -271,6 +272,14 @@ def _prepare_dbt(run: _Run) -> None:
     if run.live and run.live.get("figures"):
         run.env["STRATA_GUARD_BASELINE"] = json.dumps(run.live["figures"])
     run.dbt_vars = dict(options.dbt_vars)
+    # Every var set away from its default is recorded (run history, build record, publication),
+    # and a relaxed guard counts as an accepted anomaly: a build a guard would have refused is
+    # never published without a trace (docs/data_quality.md, guards).
+    run.record.vars = differing_vars(run.dbt_vars)
+    relaxed = sorted(name for name in run.record.vars if name.startswith("guard_"))
+    if relaxed:
+        run.record.accepted_anomalies = True
+        run.notes.append(f"guards relaxed for this run by var(s): {', '.join(relaxed)}")
     if options.accept_anomalies:
         run.dbt_vars["accept_anomalies"] = True
     run.dbt_args = list(options.dbt_args)
@@ -380,7 +389,7 @@ def _build(run: _Run) -> RunOutcome | None:
         return None
     _write_build_record(
         settings, build_id=record.run_id, status="running", started_at=record.started_at,
-        as_of_date=options.as_of, raw_dir=record.raw_dir,
+        as_of_date=options.as_of, raw_dir=record.raw_dir, vars=record.vars,
     )  # fmt: skip
     result, attempts = dbt_runner.run_dbt_with_retries(
         settings,
@@ -448,7 +457,8 @@ def _finish(run: _Run) -> RunOutcome:
         build = {
             "build_id": record.run_id, "status": "complete", "started_at": record.started_at,
             "finished_at": _now().isoformat(), "as_of_date": record.as_of_date,
-            "raw_dir": record.raw_dir,
+            "raw_dir": record.raw_dir, "vars": record.vars,
+            "accepted_anomalies": record.accepted_anomalies,
         }  # fmt: skip
         _write_build_record(settings, **build)
     elif build.get("status") != "complete":
@@ -595,6 +605,8 @@ def _publish(
                 "as_of_date": as_of,
                 "figures": guard_figures(settings.db),
                 "holdout": holdout_rule(options.dbt_vars),
+                "vars": record.vars,
+                "accepted_anomalies": record.accepted_anomalies,
             },
             after=_report_writer(build.get("build_id"), as_of, outcome),
         )

@@ -475,6 +475,9 @@ def _write_manifest(
         "figures": build.get("figures"),
         # the holdout rules the build drew its groups by (docs/outcomes.md)
         "holdout": build.get("holdout"),
+        # every var the build set away from its default, and whether a guard was relaxed
+        "vars": build.get("vars") or {},
+        "accepted_anomalies": bool(build.get("accepted_anomalies")),
         "tables": {
             table.qualified: {
                 "file": f"{table.qualified}.parquet",

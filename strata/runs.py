@@ -51,6 +51,8 @@ class RunRecord:
     raw_dir: str | None = None
     pid: int | None = None
     accepted_anomalies: bool = False
+    # every dbt var the run set away from dbt_project.yml's default (settings and --vars)
+    vars: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,7 +10,7 @@ as_of as (
 
 bounds as (
     select
-        cast('{{ var("min_event_date") }}' as date) as first_day,
+        cast({{ strata_quote_literal(var("min_event_date")) }} as date) as first_day,
         cast({{ dbt.dateadd('day', 366, 'as_of_date') }} as date) as last_day
     from as_of
 ),

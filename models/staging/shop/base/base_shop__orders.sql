@@ -16,6 +16,8 @@
 ) }}
 
 {%- set plan = raw_delivery_plan('orders', 'order_id', announce=true) %}
+{#- The reporting currency as a quoted literal: a var reaches SQL only as a literal. -#}
+{%- set reporting_currency = strata_quote_literal(var('reporting_currency')) %}
 
 with
 
@@ -123,7 +125,7 @@ month_rates as (
             )
     left join rate_spells as reporting_rate
         on
-            reporting_rate.currency_code = '{{ var("reporting_currency") }}'
+            reporting_rate.currency_code = {{ reporting_currency }}
             and order_months.ordered_month >= reporting_rate.valid_from_month
             and (
                 order_months.ordered_month < reporting_rate.valid_to_month
@@ -140,7 +142,7 @@ converted as (
         -- The amount in the reporting currency as a double, to compare with the ceiling before
         -- any cast to decimal(18, 2) could overflow.
         case
-            when with_month.original_currency = '{{ var("reporting_currency") }}'
+            when with_month.original_currency = {{ reporting_currency }}
                 then cast(with_month.original_amount as double)
             else
                 cast(with_month.original_amount as double)
@@ -184,7 +186,7 @@ checked as (
             ('converted.reporting_amount_estimate > ' ~ max_order_amount(), 'amount_above_ceiling'),
             ('not converted.is_known_currency', 'unknown_currency'),
             ('converted.is_known_currency and converted.ordered_at is not null'
-                ~ " and converted.original_currency <> '" ~ var('reporting_currency') ~ "'"
+                ~ ' and converted.original_currency <> ' ~ reporting_currency
                 ~ ' and (converted.order_units_per_usd is null'
                 ~ ' or converted.reporting_units_per_usd is null)', 'missing_fx_rate'),
             ("converted.status is null or converted.status not in"
@@ -246,7 +248,7 @@ final as (
         -- to decimal(18, 2) cannot overflow.
         case
             when reporting_amount_estimate > {{ max_order_amount() }} then null
-            when original_currency = '{{ var("reporting_currency") }}' then original_amount
+            when original_currency = {{ reporting_currency }} then original_amount
             else {{ round_money('reporting_amount_estimate') }}
         end as amount,
         exclusion_reason,
