@@ -131,12 +131,14 @@ def test_spark_targets_are_recognised() -> None:
 def test_spark_is_told_the_format_and_which_tables_were_delivered(tmp_path: Path) -> None:
     """Spark SQL cannot list a folder: the CLI reads it and names the format and the tables."""
     from strata.orchestrate import RunOptions, _check_inputs, _prepare_dbt, _Run
+    from strata.runs import RunRecord
 
     settings = Settings(target="spark")
     options = RunOptions.from_settings(settings, command="run", raw_dir=tmp_path, dbt_args=[])
 
     def dbt_env() -> dict[str, str]:
-        run = _Run(settings, options, record=None, progress=print, log=print)  # type: ignore[arg-type]
+        record = RunRecord(run_id="r", command="run", started_at="2026-12-05T06:00:00")
+        run = _Run(settings, options, record=record, progress=print, log=print)
         _check_inputs(run)
         _prepare_dbt(run)
         return run.env

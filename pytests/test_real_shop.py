@@ -137,7 +137,7 @@ def test_a_past_date_run_does_not_replace_what_dashboards_show(nineties) -> None
 
     code, output = run_cli(
         "run", "--raw-dir", str(raw), "--db", str(db), "--as-of", "2000-12-31",
-        "--vars", "{churn_after_days: 100000, dormant_after_days: 99999}",
+        "--vars", "{churn_after_days: 36500, dormant_after_days: 36499}",
     )  # fmt: skip
     assert code == 0, output
     assert "not published: this build is as of 2000-12-31, older than" in output
