@@ -202,7 +202,6 @@ class _Run:
     env: dict[str, str] = field(default_factory=dict)
     dbt_vars: dict[str, Any] = field(default_factory=dict)
     dbt_args: list[str] = field(default_factory=list)
-    incremental_models: list[incremental.IncrementalModel] = field(default_factory=list)
     slices_before: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     result: DbtResult | None = None
@@ -353,10 +352,8 @@ def _plan_incremental(run: _Run) -> None:
     if not run.builds or settings.engine != "duckdb":
         return None
     # What the stored tables were built as: the manifest of the build that wrote them.
-    run.incremental_models = incremental.incremental_models(
-        dbt_runner.target_path(settings) / "manifest.json"
-    )
-    outdated = incremental.outdated_tables(settings.db, run.incremental_models)
+    stored = incremental.incremental_models(dbt_runner.target_path(settings) / "manifest.json")
+    outdated = incremental.outdated_tables(settings.db, stored)
     if outdated and "--full-refresh" not in run.dbt_args:
         run.dbt_args.append("--full-refresh")
         run.notes.append(
@@ -364,7 +361,7 @@ def _plan_incremental(run: _Run) -> None:
             "earlier strata and cannot be checked slice by slice"
         )
     if "--full-refresh" not in run.dbt_args:
-        run.slices_before = incremental.slice_states(settings.db, run.incremental_models)
+        run.slices_before = incremental.slice_states(settings.db, stored)
     return None
 
 

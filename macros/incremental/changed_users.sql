@@ -42,24 +42,20 @@
                     activity_date > {{ days_before(previous_as_of, offset) }}
                     and activity_date <= {{ days_before(as_of, offset) }}
             {% endfor %}
-            {% for offset in rules.purchase_offsets %}
-                union
-                select user_id
-                from {{ ref('int_user_days_aggregated') }}
-                where
-                    purchases > 0
-                    and activity_date > {{ days_before(previous_as_of, offset) }}
-                    and activity_date <= {{ days_before(as_of, offset) }}
-            {% endfor %}
-            {% for offset in rules.first_seen_offsets %}
-                union
-                select user_id
-                from {{ ref('int_user_days_aggregated') }}
-                group by user_id
-                having
-                    min(activity_date) > {{ days_before(previous_as_of, offset) }}
-                    and min(activity_date) <= {{ days_before(as_of, offset) }}
-            {% endfor %}
+            union
+            select user_id
+            from {{ ref('int_user_days_aggregated') }}
+            where
+                purchases > 0
+                and activity_date > {{ days_before(previous_as_of, rules.purchase_offset) }}
+                and activity_date <= {{ days_before(as_of, rules.purchase_offset) }}
+            union
+            select user_id
+            from {{ ref('int_user_days_aggregated') }}
+            group by user_id
+            having
+                min(activity_date) > {{ days_before(previous_as_of, rules.first_seen_offset) }}
+                and min(activity_date) <= {{ days_before(as_of, rules.first_seen_offset) }}
         {% endif %}
     {% endset %}
     {{ return(sql) }}

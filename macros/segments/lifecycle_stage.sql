@@ -43,8 +43,9 @@
       activity_offsets    days after an activity date on which it can change a stage: the day
                           itself, the ends of the recent and baseline engagement windows, the
                           dormant and churned thresholds, the end of the return window
-      purchase_offsets    days after a purchase day on which it can (leaving the loyalty window)
-      first_seen_offsets  days after the first day seen on which it can (the end of `new`) -#}
+      purchase_offset     the day after a purchase day on which it can (leaving the loyalty
+                          window)
+      first_seen_offset   the day after the first day seen on which it can (the end of `new`) -#}
 {% macro lifecycle_rules() %}
     {% set recent = var('engagement_recent_days') %}
     {% set baseline = var('engagement_baseline_days') %}
@@ -62,8 +63,8 @@
             0, recent, recent + baseline, var('dormant_after_days'), var('churn_after_days'),
             var('return_window_days'),
         ] | unique | list,
-        'purchase_offsets': [var('loyal_window_days')],
-        'first_seen_offsets': [var('new_user_days')],
+        'purchase_offset': var('loyal_window_days'),
+        'first_seen_offset': var('new_user_days'),
     }) }}
 {% endmacro %}
 

@@ -42,22 +42,21 @@ candidates as (
         ) as evaluated_on
     from user_days
     cross join activity_offsets
-    {% for days in rules.purchase_offsets %}
-        union all
-        select
-            user_id,
-            cast({{ dbt.dateadd('day', days, 'activity_date') }} as date) as evaluated_on
-        from user_days
-        where purchases > 0
-    {% endfor %}
-    {% for days in rules.first_seen_offsets %}
-        union all
-        select
-            user_id,
-            cast({{ dbt.dateadd('day', days, 'min(activity_date)') }} as date) as evaluated_on
-        from user_days
-        group by user_id
-    {% endfor %}
+    union all
+    select
+        user_id,
+        cast({{ dbt.dateadd('day', rules.purchase_offset, 'activity_date') }} as date)
+            as evaluated_on
+    from user_days
+    where purchases > 0
+    union all
+    select
+        user_id,
+        cast(
+            {{ dbt.dateadd('day', rules.first_seen_offset, 'min(activity_date)') }} as date
+        ) as evaluated_on
+    from user_days
+    group by user_id
 ),
 
 final as (
