@@ -85,6 +85,9 @@ def lifecycle_stage_sql(project_dir: Path, values: dict[str, object]) -> str:
     rule or its thresholds."""
     environment = jinja2.Environment(extensions=["jinja2.ext.do"])
     environment.globals["var"] = lambda name, default=None: values.get(name, default)
+    # dbt's `return` ends a macro with a value; the rule's macros call it last, so printing the
+    # value is the same in plain Jinja
+    environment.globals["return"] = lambda value: value
     module = environment.from_string((project_dir / LIFECYCLE_MACROS).read_text()).module
     return str(
         module.lifecycle_stage(
@@ -95,13 +98,26 @@ def lifecycle_stage_sql(project_dir: Path, values: dict[str, object]) -> str:
     )
 
 
+def delivered_at(raw_dir: Path) -> dt.datetime:
+    """The latest modification time (UTC, to the second) of the raw files under `raw_dir`."""
+    times = [
+        path.stat().st_mtime
+        for path in raw_dir.rglob("*")
+        if path.is_file()
+        and (path.name.split(".")[0] in ("orders", "sessions") or path.suffix == ".parquet")
+    ]
+    if not times:
+        raise FileNotFoundError(f"no raw orders or sessions file in {raw_dir}")
+    return dt.datetime.fromtimestamp(int(max(times)), dt.UTC).replace(tzinfo=None)
+
+
 def render(raw_dir: Path, as_of_date: str, project_dir: Path, query: Path = QUERY) -> str:
     values = project_vars(project_dir)
     if values.get("rfm_window_days") is None or values.get("rfm_scoring") != "quantile":
         raise ValueError("the baseline implements the default RFM settings only")
-    future = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(
-        minutes=int(values["future_tolerance_minutes"])
-    )
+    # "In the future" is judged against the delivery, as strata does: here the raw files' latest
+    # modification time (the generator sets it to the end of its data), never the clock.
+    future = delivered_at(raw_dir) + dt.timedelta(minutes=int(values["future_tolerance_minutes"]))
     mapping = {name: values[name] for name in VARS}
     mapping["excluded_user_pattern"] = str(values["excluded_user_pattern"]).replace("'", "''")
     mapping.update(

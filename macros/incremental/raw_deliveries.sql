@@ -3,8 +3,9 @@
     it has not read before, and with them every row already stored under a key (order id, session
     id) that the new rows carry, so that a key's rows are always judged together: a later version
     of an order supersedes the stored one, and a session id delivered again with other content
-    quarantines its earlier copy. Rows quarantined as stamped in the future are judged again on
-    every build, since the clock has moved. A file that was read before and has changed or gone,
+    quarantines its earlier copy. Rows stamped in the future are judged against their file's
+    delivery (its `loaded_at=` marker or modification time), not the clock, so a stored judgement
+    stays right and is never revisited. A file that was read before and has changed or gone,
     or an input that cannot be listed (a warehouse table), makes the build a full one. -#}
 
 
@@ -66,17 +67,18 @@
 
 
 {#- A condition on the stored rows (alias `stored`) that must be judged again with the new files:
-    those under a key the new files carry, and those quarantined as stamped in the future. -#}
+    those under a key the new files carry. -#}
 {% macro stored_rows_to_reread(table, key_column, new_files) %}
     {% set condition %}
         (
-            stored.reject_reasons like '%future_%'
             {% if new_files -%}
-                or stored.{{ key_column }} in (
+                stored.{{ key_column }} in (
                     select {{ clean_text(key_column) }}
                     from {{ var('raw_schema') }}.{{ table }}
                     where _strata_source_file in ({{ quoted_list(new_files) }})
                 )
+            {%- else -%}
+                false
             {%- endif %}
         )
     {% endset %}

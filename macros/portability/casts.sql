@@ -60,10 +60,17 @@
 {%- endmacro %}
 
 
-{#- Timestamps later than this are quarantined as being in the future: the build's start plus
-    var('future_tolerance_minutes') for clock skew between systems. -#}
-{% macro future_limit() -%}
-    {{ dbt.dateadd('minute', var('future_tolerance_minutes'), run_started_at_literal()) }}
+{#- Timestamps later than this are quarantined as being in the future: when the row's file was
+    delivered (`delivered_at`: its `loaded_at=` marker or modification time) plus
+    var('future_tolerance_minutes') for clock skew between systems. The data carries that time, so
+    a rebuild at any later hour judges every row the same way (docs/decisions.md). Only an input
+    without one (a warehouse table) falls back to the build's start. -#}
+{% macro future_limit(delivered_at=none) -%}
+    {%- set reference = (
+        'coalesce(' ~ delivered_at ~ ', ' ~ run_started_at_literal() ~ ')'
+        if delivered_at else run_started_at_literal()
+    ) -%}
+    {{ dbt.dateadd('minute', var('future_tolerance_minutes'), reference) }}
 {%- endmacro %}
 
 

@@ -88,3 +88,39 @@
 {% macro duckdb__quantile_cont(expression, fraction) -%}
     quantile_cont({{ expression }}, {{ fraction }})
 {%- endmacro %}
+
+
+{#- A number of seconds after midnight as the text HH:MM (whole minutes, rounded down). -#}
+{% macro seconds_as_time_text(seconds) -%}
+    concat(
+        lpad(cast(cast(floor(({{ seconds }}) / 3600) as integer) as {{ dbt.type_string() }}), 2, '0'),
+        ':',
+        lpad(
+            cast(cast(floor(({{ seconds }}) % 3600 / 60) as integer) as {{ dbt.type_string() }}),
+            2, '0'
+        )
+    )
+{%- endmacro %}
+
+
+{#- The time of day of a timestamp as the text HH:MM. -#}
+{% macro time_of_day_text(timestamp) -%}
+    {{ seconds_as_time_text(
+        'hour(' ~ timestamp ~ ') * 3600 + minute(' ~ timestamp ~ ') * 60 + second('
+        ~ timestamp ~ ')'
+    ) }}
+{%- endmacro %}
+
+
+{#- A whole number as text with thousands separators (14,846), as the run summary prints it. -#}
+{% macro count_text(expression) %}
+    {{ return(adapter.dispatch('count_text', 'strata')(expression)) }}
+{% endmacro %}
+
+{% macro default__count_text(expression) -%}
+    format_number({{ expression }}, 0)
+{%- endmacro %}
+
+{% macro duckdb__count_text(expression) -%}
+    format('{:,}', {{ expression }})
+{%- endmacro %}

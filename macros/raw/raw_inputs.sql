@@ -7,7 +7,8 @@
                      `_strata_row` where the input needs them
       columns        the input's own columns (api.Column), for the contract checks
       file_expression, row_expression: SQL for the file and the row's position in it
-      files_sql      a select of the input's files, one row each (source_file, and
+      files_sql      a select of the input's files, one row each (source_file, delivered_at: when
+                     the file arrived, its `loaded_at=` marker or modification time, and
                      file_fingerprint: what tells a rewritten file from the one read before;
                      null where the input cannot be listed, which makes every build a full one) -#}
 
@@ -249,7 +250,11 @@
         select
             filename as source_file,
             concat_ws('|', cast(size as varchar), cast(last_modified as varchar),
-                cast(hash(content) as varchar)) as file_fingerprint
+                cast(hash(content) as varchar)) as file_fingerprint,
+            coalesce(
+                {{ delivery_marker_at('filename') }},
+                timezone('UTC', last_modified)
+            ) as delivered_at
         from read_blob({{ strata_quote_literal(pattern) }})
     {% endset %}
     {{ return(files_sql) }}
@@ -260,6 +265,22 @@
 {% macro unlisted_files_sql(name_literal) %}
     {{ return(
         'select ' ~ name_literal ~ ' as source_file, cast(null as ' ~ dbt.type_string()
-        ~ ') as file_fingerprint'
+        ~ ') as file_fingerprint, cast(null as ' ~ dbt.type_timestamp() ~ ') as delivered_at'
     ) }}
 {% endmacro %}
+
+
+{#- When a file was delivered, as its path says: a folder or name part `loaded_at=<time>` (UTC,
+    e.g. `sessions/loaded_at=2026-12-05T03:45:00/part-0.parquet`); a date alone
+    (`loaded_at=2026-06-29`) says only the day, so it stands for that day's end. Null when the
+    path has none, and the file's modification time stands in (docs/scheduling.md). Rows stamped
+    after the delivery plus var future_tolerance_minutes are quarantined as in the future. -#}
+{% macro delivery_marker_at(path_expr) -%}
+    {%- set marker = "regexp_extract(" ~ path_expr ~ ", 'loaded_at=([0-9][0-9:T .-]*[0-9])', 1)" -%}
+    case
+        when length({{ marker }}) = 10
+            then {{ dbt.dateadd('day', 1, try_cast(marker, dbt.type_timestamp())) }}
+        when length({{ marker }}) > 10
+            then {{ try_cast(marker, dbt.type_timestamp()) }}
+    end
+{%- endmacro %}

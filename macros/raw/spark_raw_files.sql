@@ -97,6 +97,36 @@
         'columns': columns,
         'file_expression': file_expression,
         'row_expression': row_expression,
-        'files_sql': unlisted_files_sql(strata_quote_literal(path)),
+        'files_sql': spark_listed_files_sql(file_table, file_expression),
     }) }}
+{% endmacro %}
+
+
+{#- The files of a Spark raw table, one row each, with when each was delivered (its `loaded_at=`
+    marker, else the modification time Spark's file source reports, to the second as DuckDB's)
+    and no fingerprint: Spark builds are full ones, and a null fingerprint says the files are not
+    compared with those read before. -#}
+{% macro spark_listed_files_sql(file_table, file_expression) %}
+    {% set files_sql %}
+        select
+            source_file,
+            cast(null as string) as file_fingerprint,
+            max(delivered_at) as delivered_at
+        from (
+            select
+                {{ file_expression }} as source_file,
+                coalesce(
+                    {{ delivery_marker_at('input._strata_file') }},
+                    date_trunc('second', input._strata_modified_at)
+                ) as delivered_at
+            from (
+                select
+                    input_file_name() as _strata_file,
+                    _metadata.file_modification_time as _strata_modified_at
+                from {{ file_table }}
+            ) as input
+        ) as listed
+        group by source_file
+    {% endset %}
+    {{ return(files_sql) }}
 {% endmacro %}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +137,11 @@ def generate(
         if settings.active:
             summary = TreatmentSummary(settings, end_date, counts, exact=share == 0)
         writer.commit({TREATMENT_FILE: summary.to_json() if summary else None})
+    # The files are delivered when the data ends: their modification time is what strata judges
+    # timestamps "in the future" against (docs/decisions.md), so the same arguments give the same
+    # quarantine whatever the day the files are generated or read.
+    for path in (writer.paths["orders"], writer.paths["sessions"]):
+        os.utime(path, (t_end, t_end))
     return GenerateResult(
         orders_path=writer.paths["orders"],
         sessions_path=writer.paths["sessions"],

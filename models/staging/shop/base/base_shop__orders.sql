@@ -44,6 +44,7 @@ as_text as (
         source._strata_source_file as source_file,
         source._strata_source_row as source_row,
         files.file_fingerprint as source_file_fingerprint,
+        files.delivered_at as source_delivered_at,
         source.order_id as raw_order_id,
         source.user_id as raw_user_id,
         source.ordered_at as raw_ordered_at,
@@ -173,11 +174,17 @@ checked as (
                 'missing_ordered_at'),
             ("trim(converted.raw_ordered_at) <> '' and converted.ordered_at is null",
                 'unparseable_ordered_at'),
-            ('converted.ordered_at > ' ~ future_limit(), 'future_ordered_at'),
+            (
+                'converted.ordered_at > ' ~ future_limit('converted.source_delivered_at'),
+                'future_ordered_at'
+            ),
             ('converted.ordered_at < ' ~ past_limit(), 'too_early_ordered_at'),
             ("trim(converted.raw_updated_at) <> '' and converted.updated_at is null",
                 'unparseable_updated_at'),
-            ('converted.updated_at > ' ~ future_limit(), 'future_updated_at'),
+            (
+                'converted.updated_at > ' ~ future_limit('converted.source_delivered_at'),
+                'future_updated_at'
+            ),
             ('converted.updated_at < ' ~ past_limit(), 'too_early_updated_at'),
             ("converted.raw_amount is null or trim(converted.raw_amount) = ''", 'missing_amount'),
             ("trim(converted.raw_amount) <> '' and converted.original_amount is null",

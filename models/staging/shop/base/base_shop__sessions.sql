@@ -40,6 +40,7 @@ as_text as (
         source._strata_source_file as source_file,
         source._strata_source_row as source_row,
         files.file_fingerprint as source_file_fingerprint,
+        files.delivered_at as source_delivered_at,
         source.session_id as raw_session_id,
         source.user_id as raw_user_id,
         source.started_at as raw_started_at,
@@ -109,11 +110,17 @@ checked as (
                 'missing_started_at'),
             ("trim(with_duration.raw_started_at) <> '' and with_duration.started_at is null",
                 'unparseable_started_at'),
-            ('with_duration.started_at > ' ~ future_limit(), 'future_started_at'),
+            (
+                'with_duration.started_at > ' ~ future_limit('with_duration.source_delivered_at'),
+                'future_started_at'
+            ),
             ('with_duration.started_at < ' ~ past_limit(), 'too_early_started_at'),
             ("trim(with_duration.raw_ended_at) <> '' and with_duration.ended_at is null",
                 'unparseable_ended_at'),
-            ('with_duration.ended_at > ' ~ future_limit(), 'future_ended_at'),
+            (
+                'with_duration.ended_at > ' ~ future_limit('with_duration.source_delivered_at'),
+                'future_ended_at'
+            ),
             ('with_duration.ended_at < ' ~ past_limit(), 'too_early_ended_at'),
             ('with_duration.ended_at < with_duration.started_at', 'ended_before_started'),
             ('with_duration.duration_seconds > ' ~ (var('max_session_hours') * 3600),
