@@ -16,7 +16,8 @@
 --     the oldest; only completed orders are purchases, converted to the reporting currency;
 --   stage: churned, dormant, new, reactivated, at_risk, loyal, active, first match wins;
 --   RFM: buyers with a purchase in the RFM window (the others have lapsed and are not scored),
---     1 + floor(5 * (rank - 1) / n) with rank() ties.
+--     1 + floor(5 * (rank - 1) / n) with rank() ties for F and M; R by a tie group's middle
+--     position, 1 + floor(5 * (2 * (rank - 1) + ties - 1) / (2 * n)).
 
 with
 

@@ -49,7 +49,9 @@ staged as (
 scored as (
     select
         user_id,
-        1 + (5 * (rank() over (order by recency_days desc) - 1)) // count(*) over () as r_score,
+        -- R: a tie group (a day's buyers) takes the score of its middle position
+        1 + (5 * (2 * (rank() over (order by recency_days desc) - 1)
+            + count(*) over (partition by recency_days) - 1)) // (2 * count(*) over ()) as r_score,
         1 + (5 * (rank() over (order by frequency asc) - 1)) // count(*) over () as f_score,
         1 + (5 * (rank() over (order by monetary asc) - 1)) // count(*) over () as m_score
     from staged

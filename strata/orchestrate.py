@@ -449,12 +449,18 @@ def _finish(run: _Run) -> RunOutcome:
         if summary.reconciliation
         else None
     )
+    gaps = summary.purchase_gaps or {}
+    if "thresholds_source" in gaps:
+        record.thresholds = {
+            name: gaps[name]
+            for name in ("thresholds_source", "dormant_after_days", "churn_after_days")
+        }
     build = read_build_record(settings) or {}
     if run.builds:
         build = {
             "build_id": record.run_id, "status": "complete", "started_at": record.started_at,
             "finished_at": _now().isoformat(), "as_of_date": record.as_of_date,
-            "raw_dir": record.raw_dir, "vars": record.vars,
+            "raw_dir": record.raw_dir, "vars": record.vars, "thresholds": record.thresholds,
             "accepted_anomalies": record.accepted_anomalies,
         }  # fmt: skip
         _write_build_record(settings, **build)

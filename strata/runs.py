@@ -53,6 +53,9 @@ class RunRecord:
     accepted_anomalies: bool = False
     # every dbt var the run set away from dbt_project.yml's default (settings and --vars)
     vars: dict[str, Any] = field(default_factory=dict)
+    # the lifecycle thresholds the build used and where they came from (vars, or `auto`: the
+    # purchase rhythm), so that a stage history stays explainable when they move
+    thresholds: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -111,6 +111,8 @@ RULES: dict[str, Rule] = {
     "guard_max_new_quarantined_share": SHARE,
     "guard_min_new_rows": Rule("int", 1),
     "accept_anomalies": Rule("bool"),
+    "complete_day_share": Rule("number", 0.5, 1),
+    "complete_day_lookback_days": Rule("int", 1, 366),
     "rfm_window_days": Rule("int", 1, 36_500, nullable=True),
     "activity_windows": Rule("int_list", 1, 36_500),
     "engagement_recent_days": DAYS,
@@ -124,7 +126,11 @@ RULES: dict[str, Rule] = {
     "at_risk_min_baseline": Rule("number", 0),
     "at_risk_ratio": SHARE,
     "loyal_min_purchases": Rule("int", 1),
+    "lifecycle_thresholds": Rule("text", choices=("vars", "auto")),
+    "dormant_gap_share": SHARE,
     "churn_gap_warn_share": SHARE,
+    "threshold_too_long_factor": Rule("number", 1, 1_000),
+    "threshold_min_repeat_gaps": Rule("int", 1),
     "rfm_scoring": Rule("text", choices=("quantile", "thresholds")),
     "rfm_class_center": Rule("text", choices=("mean", "median")),
     "value_tier_vip_min_decile": Rule("int", 1, 10),
@@ -154,6 +160,11 @@ CROSS_RULES: list[tuple[Callable[[Mapping[str, Any]], bool], str]] = [
     (
         lambda v: v["dormant_after_days"] < v["churn_after_days"],
         "dormant_after_days must be below churn_after_days (dormant comes before churned)",
+    ),
+    (
+        lambda v: v["churn_gap_warn_share"] <= v["dormant_gap_share"],
+        "churn_gap_warn_share must not be above dormant_gap_share (churn is suggested at a "
+        "longer gap than dormancy)",
     ),
     (
         lambda v: v["churn_risk_high_below"] <= v["churn_risk_medium_below"],

@@ -33,7 +33,8 @@
     {% set meta = config.get('meta') or {} %}
     {% set parts = ['logic=1', 'code=' ~ local_md5(model.raw_code)] %}
     {% for name in meta.get('incremental_vars', []) %}
-        {% do parts.append(name ~ '=' ~ (var(name) | tojson)) %}
+        {#- a threshold counts by the value in use (var lifecycle_thresholds: auto moves it) -#}
+        {% do parts.append(name ~ '=' ~ (lifecycle_threshold(name) | tojson)) %}
     {% endfor %}
     {% for name in meta.get('incremental_seeds', []) %}
         {% set seed = graph.nodes.get('seed.' ~ project_name ~ '.' ~ name, {}) %}

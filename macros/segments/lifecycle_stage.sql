@@ -21,10 +21,11 @@
     loyalty_purchases='loyalty_purchases'
 ) -%}
     case
-        when {{ days_inactive }} >= {{ var('churn_after_days') }} then 'churned'
-        when {{ days_inactive }} >= {{ var('dormant_after_days') }} then 'dormant'
+        when {{ days_inactive }} >= {{ lifecycle_threshold('churn_after_days') }} then 'churned'
+        when {{ days_inactive }} >= {{ lifecycle_threshold('dormant_after_days') }} then 'dormant'
         when {{ days_since_first_seen }} < {{ var('new_user_days') }} then 'new'
-        when {{ last_gap_days }} >= {{ var('dormant_after_days') }} then 'reactivated'
+        when {{ last_gap_days }} >= {{ lifecycle_threshold('dormant_after_days') }}
+            then 'reactivated'
         when
             {{ engagement_baseline }} >= {{ var('at_risk_min_baseline') }}
             and {{ engagement_ratio }} < {{ var('at_risk_ratio') }}
@@ -38,7 +39,8 @@
 {#- Everything else the lifecycle rule implies, defined here next to the rule so that nothing
     restates it: every model that evaluates stages, lists the days they can change on, or decides
     which users an incremental build must evaluate again reads this dict.
-      vars                the vars the rule reads (a change rebuilds the stage models in full)
+      vars                the vars the rule reads (a change rebuilds the stage models in full;
+                          the two thresholds count by the values lifecycle_threshold() resolves)
       lookback_days       the longest window any rule looks back: older activity changes nothing
       activity_offsets    days after an activity date on which it can change a stage: the day
                           itself, the ends of the recent and baseline engagement windows, the
@@ -49,19 +51,19 @@
 {% macro lifecycle_rules() %}
     {% set recent = var('engagement_recent_days') %}
     {% set baseline = var('engagement_baseline_days') %}
+    {% set dormant = lifecycle_threshold('dormant_after_days') %}
+    {% set churn = lifecycle_threshold('churn_after_days') %}
     {{ return({
         'vars': [
             'engagement_recent_days', 'engagement_baseline_days', 'return_window_days',
             'loyal_window_days', 'churn_after_days', 'dormant_after_days', 'new_user_days',
-            'at_risk_min_baseline', 'at_risk_ratio', 'loyal_min_purchases',
+            'at_risk_min_baseline', 'at_risk_ratio', 'loyal_min_purchases', 'lifecycle_thresholds',
         ],
         'lookback_days': [
-            var('loyal_window_days'), var('churn_after_days'), recent + baseline,
-            var('return_window_days'),
+            var('loyal_window_days'), churn, recent + baseline, var('return_window_days'),
         ] | max,
         'activity_offsets': [
-            0, recent, recent + baseline, var('dormant_after_days'), var('churn_after_days'),
-            var('return_window_days'),
+            0, recent, recent + baseline, dormant, churn, var('return_window_days'),
         ] | unique | list,
         'purchase_offset': var('loyal_window_days'),
         'first_seen_offset': var('new_user_days'),
@@ -122,4 +124,38 @@
         ) -%}
     {%- endif -%}
     {{ selects | join('\nunion all\n') }}
+{%- endmacro %}
+
+
+{#- A threshold of the lifecycle rules (`dormant_after_days` or `churn_after_days`) as this build
+    uses it: the var, or with var lifecycle_thresholds: auto the value the shop's own purchase
+    rhythm gives (int_lifecycle_thresholds_resolved, read when the calling model runs; that model
+    then is among its parents). Any other name is the var itself. -#}
+{% macro lifecycle_threshold(name) %}
+    {% if name in ('dormant_after_days', 'churn_after_days')
+        and var('lifecycle_thresholds') == 'auto' %}
+        {% set relation = ref('int_lifecycle_thresholds_resolved') %}
+        {% if execute and load_relation(relation) is not none %}
+            {% set value = run_query('select ' ~ name ~ ' from ' ~ relation).columns[0].values()[0] %}
+            {% if value is not none %}
+                {{ return(value | int) }}
+            {% endif %}
+        {% endif %}
+    {% endif %}
+    {{ return(var(name)) }}
+{% endmacro %}
+
+
+{#- `days` rounded UP to the next step of a ladder of familiar lengths (days up to a week, two
+    and three weeks, a month, 45 days, two and three months, ... five years); beyond it, to whole
+    days. Thresholds suggested from the purchase rhythm land on it, so a suggestion is at least
+    its percentile and stays put while the rhythm drifts a little. -#}
+{% macro days_up_the_ladder(days) -%}
+    case
+        {%- for step in [1, 2, 3, 4, 5, 6, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180, 270, 365,
+            540, 730, 1095, 1460, 1825] %}
+            when {{ days }} <= {{ step }} then {{ step }}
+        {%- endfor %}
+        else cast(ceil({{ days }}) as integer)
+    end
 {%- endmacro %}

@@ -68,6 +68,7 @@
             count(*) over ({{ partition }}) as scored_users,
             -- The most recent buyer (fewest days) ranks highest, so it gets the top score.
             rank() over ({{ partition }} order by recency_days desc nulls first) as recency_rank,
+            count(*) over ({{ partition_and('recency_days', by) }}) as recency_ties,
             rank() over ({{ partition }} order by frequency asc nulls first) as frequency_rank,
             rank() over ({{ partition }} order by monetary asc nulls first) as monetary_rank
         from rfm_population
@@ -108,8 +109,10 @@
             {% if by %}rfm_ranked.{{ by }},{% endif %}
             rfm_ranked.user_id,
             {% if var('rfm_scoring') == 'quantile' -%}
-                {{ quantile_from_rank('rfm_ranked.recency_rank', 'rfm_ranked.scored_users', 5) }}
-                    as r_score,
+                {{ quantile_from_mid_rank(
+                    'rfm_ranked.recency_rank', 'rfm_ranked.recency_ties',
+                    'rfm_ranked.scored_users', 5
+                ) }} as r_score,
                 {{ quantile_from_rank('rfm_ranked.frequency_rank', 'rfm_ranked.scored_users', 5) }}
                     as f_score,
                 {{ quantile_from_rank('rfm_ranked.monetary_rank', 'rfm_ranked.scored_users', 5) }}
@@ -204,4 +207,22 @@
     tied values (which share the lowest rank) always share a bucket, on every engine. -#}
 {% macro quantile_from_rank(rank_expr, n_expr, buckets) -%}
     (1 + {{ int_divide(buckets ~ ' * (' ~ rank_expr ~ ' - 1)', n_expr) }})
+{%- endmacro %}
+
+
+{#- The bucket of a tie group's MIDDLE position: 1 + floor(buckets * (rank - 1 + (ties - 1) / 2)
+    / n), in whole numbers. R scores use it: recency is counted in whole days, so a day's buyers
+    tie only because a day is the unit; in time they spread across it, and the group goes where
+    its middle falls. (F and M keep quantile_from_rank: equal counts are truly equal, and one-time
+    buyers stay at F = 1.) -#}
+{% macro quantile_from_mid_rank(rank_expr, ties_expr, n_expr, buckets) -%}
+    (1 + {{ int_divide(
+        buckets ~ ' * (2 * (' ~ rank_expr ~ ' - 1) + ' ~ ties_expr ~ ' - 1)', '2 * ' ~ n_expr
+    ) }})
+{%- endmacro %}
+
+
+{#- A window's `partition by` over `column`, and `by` first when given. -#}
+{% macro partition_and(column, by=none) -%}
+    partition by {{ by ~ ', ' if by else '' }}{{ column }}
 {%- endmacro %}
