@@ -25,6 +25,8 @@ class Summary:
     purchase_gaps: dict | None = None
     predictions: dict | None = None
     largest_play: tuple | None = None
+    growth_month: dict | None = None
+    notes: list[tuple[str, str]] = field(default_factory=list)
 
 
 # Breakdowns the summary shows, and the mart column each comes from.
@@ -80,6 +82,19 @@ def read_summary(db_path: Path) -> Summary:
             con, "marts", "dim_users"
         ):
             summary.predictions = _predictions(con)
+        if _table_columns(con, "marts", "rpt_data_notes"):
+            summary.notes = con.execute(
+                "select severity, message from marts.rpt_data_notes"
+                " order by severity = 'warning' desc, note_code, subject"
+            ).fetchall()
+        if "comparison_measured_on" in _table_columns(con, "marts", "rpt_growth_accounting"):
+            cursor = con.execute(
+                "select * from marts.rpt_growth_accounting where grain = 'month'"
+                " order by period_start desc limit 1"
+            )
+            names = [column[0] for column in cursor.description]
+            row = cursor.fetchone()
+            summary.growth_month = dict(zip(names, row, strict=True)) if row else None
         if _table_columns(con, "marts", "rpt_play_outcomes"):
             summary.largest_play = _largest_play(con)
         for label, (schema, table, column) in BREAKDOWNS.items():
@@ -127,30 +142,57 @@ def format_summary(summary: Summary) -> str:
         total = sum(count for _, count in rows) or 1
         lines.append(f"users per {label}")
         lines += [f"  {value:<22}{count:>10,}  {count / total:6.1%}" for value, count in rows]
+    lines += growth_lines(summary.growth_month)
     lines += purchase_gap_lines(summary.purchase_gaps)
     lines += prediction_lines(summary.predictions)
     lines += play_lines(summary.largest_play)
+    # rpt_data_notes' sentences, word for word (the report and dbt's warnings show the same)
+    lines += [
+        f"{'warning' if severity == 'warning' else 'note'}: {message}"
+        for severity, message in summary.notes
+    ]
     lines.append(f"warehouse: {summary.db_path}")
     return "\n".join(lines)
 
 
+def growth_lines(month: dict | None) -> list[str]:
+    """The month of D against what it compares with, like with like: a running month so far
+    against the same days of the month before, a complete one against the whole month before."""
+    if not month or month.get("comparison_period_start") is None:
+        return []
+    start, until = month["period_start"], month["measured_on"]
+    if month["is_complete"]:
+        head = f"month {start:%B %Y} (complete) vs {month['comparison_period_start']:%B %Y}"
+    else:
+        head = (
+            f"month {start:%B %Y} so far ({month['days_measured']} days to {until:%d %b}, "
+            f"running) vs the same days of {month['comparison_period_start']:%B %Y} "
+            f"(to {month['comparison_measured_on']:%d %b})"
+        )
+
+    def ratio(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+
+    return [
+        head,
+        f"  new {month['new_users']:,} vs {month['comparison_new_users']:,}; churned "
+        f"{month['churned_users']:,} vs {month['comparison_churned_users']:,}; quick ratio "
+        f"{ratio(month['quick_ratio'])} vs {ratio(month['comparison_quick_ratio'])}",
+    ]
+
+
 def purchase_gap_lines(gaps: dict | None) -> list[str]:
-    """The purchase rhythm against the churn threshold, and a warning when they disagree."""
+    """The purchase rhythm and the thresholds in use (a threshold that does not fit it is one of
+    rpt_data_notes' warnings)."""
     if not gaps or not gaps.get("repeat_gaps"):
         return []
-    lines = [
+    source = gaps.get("thresholds_source", "vars")
+    return [
         f"days between purchases: median {gaps['gap_days_p50']:g}, 90% within "
-        f"{gaps['gap_days_p90']:g} ({gaps['repeat_gaps']:,} repeat gaps)"
+        f"{gaps['gap_days_p90']:g}, 95% within {gaps['gap_days_p95']:g} "
+        f"({gaps['repeat_gaps']:,} repeat gaps); thresholds in use ({source}): dormant after "
+        f"{gaps['dormant_after_days']} days, churned after {gaps['churn_after_days']}"
     ]
-    if gaps["is_churn_threshold_short"]:
-        lines.append(
-            f"warning: {gaps['share_over_churn_after_days']:.0%} of repeat purchases came more "
-            f"than churn_after_days = {gaps['churn_after_days']} days after the one before, so "
-            "live customers are counted as churned between two purchases; consider "
-            f"--vars '{{churn_after_days: {gaps['suggested_churn_after_days']}}}' "
-            "(docs/segments.md, thresholds that fit the business)"
-        )
-    return lines
 
 
 def _predictions(con: duckdb.DuckDBPyConnection) -> dict:

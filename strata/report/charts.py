@@ -306,41 +306,62 @@ def growth_bars(dataset: str) -> alt.Chart:
     )
 
 
-def quick_ratio(dataset: str) -> alt.LayerChart:
-    """The quick ratio per month, with the break-even line at 1."""
-    base = alt.Chart(alt.NamedData(name=dataset))
+def quick_ratio(dataset: str, complete: bool = True, running: bool = True) -> alt.LayerChart:
+    """The quick ratio per complete month as a line, with the break-even line at 1. A running
+    month is a hollow point off the line, its ratio so far set against the same days of the
+    month before in the tooltip: a few days are never drawn as the month's result. `complete`
+    and `running` say whether the data has such months with a ratio (a layer without data would
+    leave its scale without an extent)."""
+    base = alt.Chart(alt.NamedData(name=dataset)).transform_filter("isValid(datum.quick_ratio)")
+    tooltip = [
+        alt.Tooltip("utcyearmonth(period_start):T", title="month", format="%B %Y"),
+        alt.Tooltip("quick_ratio:Q", title="quick ratio", format=".2f"),
+        alt.Tooltip("new_users:Q", title="new", format=","),
+        alt.Tooltip("resurrected_users:Q", title="resurrected", format=","),
+        alt.Tooltip("churned_users:Q", title="churned", format=","),
+    ]
+    x = _time_axis("period_start", "month")
+    y = alt.Y("quick_ratio:Q", title="quick ratio")
     line = (
-        base.transform_filter("isValid(datum.quick_ratio)")
+        base.transform_filter("datum.is_complete")
         .mark_line(point=True, color="#4c78a8")
+        .encode(x=x, y=y, tooltip=tooltip)
+    )
+    running_point = (
+        base.transform_filter("!datum.is_complete")
+        .mark_point(filled=False, size=80, color="#4c78a8", opacity=0.6)
         .encode(
-            x=_time_axis("period_start", "month"),
-            y=alt.Y("quick_ratio:Q", title="quick ratio"),
+            x=x,
+            y=y,
             tooltip=[
-                alt.Tooltip("utcyearmonth(period_start):T", title="month", format="%B %Y"),
-                alt.Tooltip("quick_ratio:Q", title="quick ratio", format=".2f"),
-                alt.Tooltip("new_users:Q", title="new", format=","),
-                alt.Tooltip("resurrected_users:Q", title="resurrected", format=","),
-                alt.Tooltip("churned_users:Q", title="churned", format=","),
+                *tooltip,
+                alt.Tooltip(
+                    "utcyearmonthdate(measured_on):T", title="running, so far to", format="%d %b"
+                ),
+                alt.Tooltip(
+                    "comparison_quick_ratio:Q", title="same days of the month before", format=".2f"
+                ),
             ],
         )
     )
     one = base.mark_rule(color="#d6604d", strokeDash=[4, 4]).encode(y=alt.datum(1))
-    return alt.layer(one, line).properties(width=WIDTH - 120, height=180)
+    layers = [one, *([line] if complete else []), *([running_point] if running else [])]
+    return alt.layer(*layers).properties(width=WIDTH - 120, height=180)
 
 
 ACTIVE_PARTS = ("daily_active_users", "weekly_active_users", "monthly_active_users")
 
 
-def active_users(dataset: str) -> alt.Chart:
+def active_users(dataset: str) -> alt.LayerChart:
     """DAU, WAU and MAU measured on each month's last day (or on D for the running month)."""
-    return (
+    lines = (
         alt.Chart(alt.NamedData(name=dataset))
         .transform_fold(list(ACTIVE_PARTS), as_=["measure", "users"])
         .transform_calculate(
             measure_label="{daily_active_users: 'DAU', weekly_active_users: 'WAU',"
             " monthly_active_users: 'MAU'}[datum.measure]"
         )
-        .mark_line(point=True)
+        .mark_line()
         .encode(
             x=_time_axis("period_start", "month"),
             y=alt.Y("users:Q", axis=_counts("active users")),
@@ -358,10 +379,15 @@ def active_users(dataset: str) -> alt.Chart:
                 alt.Tooltip("measure_label:N", title="measure"),
                 alt.Tooltip("users:Q", title="users", format=","),
                 alt.Tooltip("stickiness:Q", title="stickiness (DAU/MAU)", format=".1%"),
+                alt.Tooltip("is_complete:N", title="complete month (false: running)"),
             ],
         )
-        .properties(width=WIDTH - 120, height=220)
     )
+    # Points on top: a running month's is pale (measured on D, not on a month end).
+    points = lines.mark_point(size=40, filled=True).encode(
+        opacity=alt.condition("datum.is_complete", alt.value(1.0), alt.value(0.35)),
+    )
+    return alt.layer(lines.mark_line(), points).properties(width=WIDTH - 120, height=220)
 
 
 # --- data quality ------------------------------------------------------------------------------

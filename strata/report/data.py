@@ -380,13 +380,25 @@ GROWTH_COLUMNS = (
     "monthly_active_users",
     "stickiness",
 )
+# What each month is compared with (issue 24); optional, for a warehouse built before them.
+COMPARISON_COLUMNS = (
+    "days_measured",
+    "comparison_period_start",
+    "comparison_measured_on",
+    "comparison_new_users",
+    "comparison_churned_users",
+    "comparison_quick_ratio",
+)
 
 
 def growth(db: Serving) -> list[Row]:
-    """Monthly growth accounting, DAU/WAU/MAU and stickiness, oldest month first."""
+    """Monthly growth accounting, DAU/WAU/MAU and stickiness, oldest month first, with what each
+    month is compared with when the mart has it (COMPARISON_COLUMNS)."""
     db.require("rpt_growth_accounting", ["grain", *GROWTH_COLUMNS])
+    present = db.columns("rpt_growth_accounting")
+    columns = [*GROWTH_COLUMNS, *(c for c in COMPARISON_COLUMNS if c in present)]
     return db.rows(
-        f"select {', '.join(GROWTH_COLUMNS)} from marts.rpt_growth_accounting"
+        f"select {', '.join(columns)} from marts.rpt_growth_accounting"
         " where grain = 'month' order by period_start"
     )
 
@@ -462,7 +474,8 @@ def playbook(db: Serving, segment_type: str) -> list[Row]:
 
 
 def reconciliation(db: Serving) -> list[Row]:
-    """Raw rows against clean, superseded, excluded and quarantined rows, per source table."""
+    """Raw rows against clean, superseded, excluded and quarantined rows, per source table, and
+    the clean rows dated after D (when the mart has them)."""
     columns = [
         "source_table",
         "raw_rows",
@@ -473,6 +486,8 @@ def reconciliation(db: Serving) -> list[Row]:
         "quarantined_share",
     ]
     db.require("rpt_source_reconciliation", columns)
+    if "clean_rows_after_as_of_date" in db.columns("rpt_source_reconciliation"):
+        columns.append("clean_rows_after_as_of_date")
     return db.rows(
         f"select {', '.join(columns)} from marts.rpt_source_reconciliation order by source_table"
     )
@@ -491,15 +506,27 @@ def quarantine_reasons(db: Serving, limit: int = 10) -> list[Row]:
     )
 
 
+def data_notes(db: Serving) -> list[Row]:
+    """rpt_data_notes: what to know to read the numbers, worded once (warnings first)."""
+    if not db.has("rpt_data_notes"):
+        return []
+    return db.rows(
+        "select note_code, severity, subject, message from marts.rpt_data_notes"
+        " order by severity = 'warning' desc, note_code, subject"
+    )
+
+
 def purchase_gaps(db: Serving) -> Row | None:
-    """The purchase-rhythm check (is the churn threshold too short for this business?)."""
+    """The purchase rhythm and the lifecycle thresholds in use, from rpt_purchase_gaps."""
     wanted = [
         "repeat_gaps",
         "gap_days_p50",
         "gap_days_p90",
+        "gap_days_p95",
+        "thresholds_source",
+        "dormant_after_days",
         "churn_after_days",
-        "share_over_churn_after_days",
-        "is_churn_threshold_short",
+        "suggested_dormant_after_days",
         "suggested_churn_after_days",
     ]
     if not db.has("rpt_purchase_gaps") or not set(wanted) <= db.columns("rpt_purchase_gaps"):

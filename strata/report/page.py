@@ -227,7 +227,8 @@ def _tile(row: Row) -> str:
             "</div>"
         )
     return (
-        f'<div class="tile" data-key="{_esc(row["key"])}">'
+        f'<div class="tile" data-key="{_esc(row["key"])}"'
+        f' data-running="{"true" if row.get("is_running") else "false"}">'
         f'<div class="label">{_esc(row["label"])} <span class="flat">· '
         f"{_esc(row.get('period') or '')}</span></div>"
         f'<div class="value">{_esc(_figure_value(row.get("value"), unit))}</div>'

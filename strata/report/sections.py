@@ -100,6 +100,21 @@ def month(value: str | None) -> str:
     return dt.date.fromisoformat(str(value)[:10]).strftime("%B %Y")
 
 
+def compared_periods(now: Row, before: Row) -> tuple[str, str | None]:
+    """Labels of a monthly row of growth accounting and of what it is compared with: a complete
+    month and the whole month before, or a running month (so far) and the same days of the
+    month before (comparison_period_start to comparison_measured_on)."""
+    if now.get("is_complete", True):
+        return month(now["period_start"]), (month(before["period_start"]) if before else None)
+    label_now = f"{month(now['period_start'])} so far, to {day(now['measured_on'])} (running)"
+    if now.get("comparison_measured_on"):
+        return label_now, (
+            f"the same days before: {day(now['comparison_period_start'])} to "
+            f"{day(now['comparison_measured_on'])}"
+        )
+    return label_now, (month(before["period_start"]) if before else None)
+
+
 def count(value: float | None) -> str:
     """A whole number with thousands separators."""
     return "-" if value is None else f"{value:,.0f}"
@@ -182,9 +197,7 @@ class _Builder:
         if months:
             now = months[-1]
             before = months[-2] if len(months) > 1 else {}
-            running = "" if now.get("is_complete", True) else f" (to {day(now['measured_on'])})"
-            label_now = month(now["period_start"]) + running
-            label_before = month(before["period_start"]) if before else None
+            label_now, label_compared = compared_periods(now, before)
             if "monthly_active_users" in now:
                 figure(
                     "monthly_active_users",
@@ -205,7 +218,7 @@ class _Builder:
                     "churned_users",
                     "Churned users",
                     "down",
-                    "active the month before, not in this one",
+                    "active the month before, not (yet) in this one",
                 ),
                 (
                     "quick_ratio",
@@ -219,12 +232,14 @@ class _Builder:
                         key,
                         label,
                         now[key],
-                        before.get(key),
+                        # like with like: the same days of the month before for a running month
+                        now.get(f"comparison_{key}", before.get(key)),
                         unit="ratio" if key == "quick_ratio" else "count",
                         better=better,
                         period=label_now,
-                        previous_period=label_before,
+                        previous_period=label_compared,
                         hint=hint,
+                        is_running=not now.get("is_complete", True),
                     )
         if totals and "revenue_30d" in totals:
             average = totals["revenue_31_90d"]
@@ -259,12 +274,21 @@ class _Builder:
             return _unavailable(section, " ".join(notes))
         section.blocks.append(
             Note(
-                "Each figure is set against the previous period shown under it: the previous "
-                "month, or the last month end before the as-of date."
+                "Each figure is set against the span shown under it, like with like: a complete "
+                "month against the whole month before, a running month against the same days "
+                "of the month before (the 1st to the 4th against the 1st to the 4th), stages "
+                "against the last month end before the as-of date."
             )
         )
         section.blocks.append(Figures(self.dataset("headline", figures)))
         section.blocks.extend(Note(text, "warning") for text in notes)
+        # rpt_data_notes, word for word as in the run summary and dbt's warnings: what to know
+        # before acting on these figures (rows after D are told in the data-quality section)
+        section.blocks.extend(
+            Note(row["message"], "warning" if row["severity"] == "warning" else "info")
+            for row in d.data_notes(self.db)
+            if row["note_code"] != "rows_after_as_of_date"
+        )
         return section
 
     # 2 ------------------------------------------------------------------------------------------
@@ -397,7 +421,13 @@ class _Builder:
                 "Quick ratio",
                 "(new + resurrected) / churned per month: above the dashed line at 1 the "
                 "active base grows, below it shrinks; months without churn have no ratio.",
-                charts.quick_ratio(name),
+                charts.quick_ratio(
+                    name,
+                    complete=any(r["is_complete"] and r["quick_ratio"] is not None for r in rows),
+                    running=any(
+                        not r["is_complete"] and r["quick_ratio"] is not None for r in rows
+                    ),
+                ),
                 name,
             )
         )
@@ -754,6 +784,11 @@ class _Builder:
                     ("excluded_rows", "excluded", "count"),
                     ("quarantined_rows", "quarantined", "count"),
                     ("quarantined_share", "quarantined share", "share2"),
+                    *(
+                        [("clean_rows_after_as_of_date", "clean, dated after D", "count")]
+                        if "clean_rows_after_as_of_date" in rows[0]
+                        else []
+                    ),
                 ),
             )
         )
@@ -778,16 +813,24 @@ class _Builder:
             )
         elif reasons is not None:
             section.blocks.append(Note("No row was quarantined."))
+        section.blocks.extend(
+            Note(row["message"], "info")
+            for row in d.data_notes(self.db)
+            if row["note_code"] == "rows_after_as_of_date"
+        )
         gaps = d.purchase_gaps(self.db)
-        if gaps and gaps["is_churn_threshold_short"]:
+        if gaps and gaps["repeat_gaps"]:
+            source = "auto" if gaps["thresholds_source"] == "auto" else "vars"
             section.blocks.append(
                 Note(
-                    f"{gaps['share_over_churn_after_days']:.0%} of the gaps between a "
-                    f"customer's purchases are longer than the churn threshold of "
-                    f"{gaps['churn_after_days']} days, so some customers counted as churned are "
-                    f"only between two purchases; about {gaps['suggested_churn_after_days']} "
-                    "days would fit this business (var churn_after_days).",
-                    "warning",
+                    f"Purchase rhythm: a customer's next purchase day came a median "
+                    f"{gaps['gap_days_p50']:g} days after the one before, 90% within "
+                    f"{gaps['gap_days_p90']:g} and 95% within {gaps['gap_days_p95']:g} days "
+                    f"({count(gaps['repeat_gaps'])} gaps). Thresholds in use "
+                    f"({source}): dormant after {gaps['dormant_after_days']} days, churned after "
+                    f"{gaps['churn_after_days']}; the rhythm suggests "
+                    f"{gaps['suggested_dormant_after_days']} and "
+                    f"{gaps['suggested_churn_after_days']} (docs/segments.md)."
                 )
             )
         return section

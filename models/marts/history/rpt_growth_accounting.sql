@@ -2,6 +2,12 @@
 -- from. active = new + retained + resurrected; change = new + resurrected - churned (the change in
 -- active users from the previous period); quick ratio = (new + resurrected) / churned. Weeks start
 -- on Monday. DAU, WAU and MAU are taken on the period's last day (or D for the current period).
+--
+-- Like with like: every row carries the figures it should be compared with (comparison_*). For a
+-- complete period, the whole previous period. For the running one (the period containing D, not
+-- yet over), the same days of the previous period: its first days_measured days, counted the same
+-- way (new, retained against the period before it, resurrected, and churned so far), so that the
+-- 4th of a month is set against the 1st to the 4th of the month before, never the whole of it.
 
 with
 
@@ -96,6 +102,96 @@ bounds as (
         group by period_start
     ),
 
+    -- The running period's comparison: the previous period's first days, as many as have passed
+    -- in the running one (at most all of it), and the period before that, retention's reference.
+    {{ grain }}_running as (
+        select
+            as_of_date,
+            cast({{ dbt.date_trunc(grain, 'as_of_date') }} as date) as running_start
+        from bounds
+    ),
+
+    {{ grain }}_comparison_window as (
+        select
+            '{{ grain }}' as grain,
+            running_start as period_start,
+            cast({{ dbt.dateadd(grain, -1, 'running_start') }} as date) as comparison_start,
+            least(
+                cast({{ dbt.dateadd(
+                    'day', days_between('running_start', 'as_of_date'),
+                    dbt.dateadd(grain, -1, 'running_start')
+                ) }} as date),
+                {{ days_before('running_start', 1) }}
+            ) as comparison_end,
+            cast({{ dbt.dateadd(grain, -2, 'running_start') }} as date) as reference_start
+        from {{ grain }}_running
+    ),
+
+    {{ grain }}_comparison_active as (
+        select distinct user_days.user_id
+        from user_days
+        inner join {{ grain }}_comparison_window as comparison_window
+            on
+                user_days.activity_date >= comparison_window.comparison_start
+                and user_days.activity_date <= comparison_window.comparison_end
+    ),
+
+    {{ grain }}_comparison_classified as (
+        select
+            count(*) as active_users,
+            sum(
+                case
+                    when first_seen.first_period_start = comparing.comparison_start then 1
+                    else 0
+                end
+            ) as new_users,
+            sum(
+                case
+                    when
+                        first_seen.first_period_start < comparing.comparison_start
+                        and reference.user_id is not null
+                        then 1
+                    else 0
+                end
+            ) as retained_users
+        from {{ grain }}_comparison_active as active
+        cross join {{ grain }}_comparison_window as comparing
+        inner join {{ grain }}_first as first_seen
+            on active.user_id = first_seen.user_id
+        left join {{ grain }}_active as reference
+            on
+                active.user_id = reference.user_id
+                and comparing.reference_start = reference.period_start
+    ),
+
+    -- active in the reference period and not yet in the comparison's first days
+    {{ grain }}_comparison_churned as (
+        select count(*) as churned_users
+        from {{ grain }}_active as reference
+        cross join {{ grain }}_comparison_window as comparing
+        left join {{ grain }}_comparison_active as later
+            on reference.user_id = later.user_id
+        where reference.period_start = comparing.reference_start and later.user_id is null
+    ),
+
+    {{ grain }}_comparison as (
+        select
+            comparison_window.grain,
+            comparison_window.period_start,
+            comparison_window.comparison_start,
+            comparison_window.comparison_end,
+            coalesce(classified.active_users, 0) as active_users,
+            coalesce(classified.new_users, 0) as new_users,
+            coalesce(classified.retained_users, 0) as retained_users,
+            coalesce(
+                classified.active_users - classified.new_users - classified.retained_users, 0
+            ) as resurrected_users,
+            coalesce(churned.churned_users, 0) as churned_users
+        from {{ grain }}_comparison_window as comparison_window
+        cross join {{ grain }}_comparison_classified as classified
+        cross join {{ grain }}_comparison_churned as churned
+    ),
+
     {{ grain }}_periods as (
         select
             '{{ grain }}' as grain,
@@ -120,6 +216,12 @@ periods as (
     select * from month_periods
 ),
 
+running_comparisons as (
+    select * from week_comparison
+    union all
+    select * from month_comparison
+),
+
 -- Periods up to D; the current one is measured on D and flagged incomplete.
 bounded as (
     select
@@ -129,6 +231,45 @@ bounded as (
     from periods
     cross join as_of
     where periods.period_start <= as_of.as_of_date
+),
+
+-- What each period is compared with: the whole previous period, or for the running period the
+-- same days of the previous one.
+previous as (
+    select
+        grain,
+        period_start,
+        lag(period_start) over (partition by grain order by period_start) as previous_start,
+        {% for column in ['active', 'new', 'retained', 'resurrected', 'churned'] %}
+            lag({{ column }}_users) over (partition by grain order by period_start)
+                as previous_{{ column }}_users,
+        {% endfor %}
+        lag(period_end) over (partition by grain order by period_start) as previous_end
+    from bounded
+),
+
+compared as (
+    select
+        bounded.grain,
+        bounded.period_start,
+        {{ days_between('bounded.period_start', 'bounded.measured_on') }} + 1 as days_measured,
+        case
+            when bounded.is_complete then previous.previous_start else running.comparison_start
+        end as comparison_period_start,
+        {% for column in ['active', 'new', 'retained', 'resurrected', 'churned'] %}
+            case
+                when bounded.is_complete then previous.previous_{{ column }}_users
+                else running.{{ column }}_users
+            end as comparison_{{ column }}_users,
+        {% endfor %}
+        case
+            when bounded.is_complete then previous.previous_end else running.comparison_end
+        end as comparison_measured_on
+    from bounded
+    inner join previous
+        on bounded.grain = previous.grain and bounded.period_start = previous.period_start
+    left join running_comparisons as running
+        on bounded.grain = running.grain and bounded.period_start = running.period_start
 ),
 
 -- Active audiences without a distinct count over every window: a user is in the N-day audience
@@ -247,12 +388,25 @@ final as (
         cast(audience.weekly_active_users as {{ dbt.type_bigint() }}) as weekly_active_users,
         cast(audience.monthly_active_users as {{ dbt.type_bigint() }}) as monthly_active_users,
         cast(audience.daily_active_users as double)
-        / nullif(audience.monthly_active_users, 0) as stickiness
+        / nullif(audience.monthly_active_users, 0) as stickiness,
+        cast(compared.days_measured as integer) as days_measured,
+        compared.comparison_period_start,
+        compared.comparison_measured_on,
+        {% for column in ['active', 'new', 'retained', 'resurrected', 'churned'] %}
+            cast(compared.comparison_{{ column }}_users as {{ dbt.type_bigint() }})
+                as comparison_{{ column }}_users,
+        {% endfor %}
+        cast(compared.comparison_new_users + compared.comparison_resurrected_users as double)
+        / nullif(compared.comparison_churned_users, 0) as comparison_quick_ratio
     from bounded
     inner join audience
         on
             bounded.grain = audience.grain
             and bounded.period_start = audience.period_start
+    inner join compared
+        on
+            bounded.grain = compared.grain
+            and bounded.period_start = compared.period_start
 )
 
 select * from final
