@@ -263,6 +263,20 @@ def main() -> None:
     default=None,
     help="Days after entering dormant in which a return counts; default: var outcome_window_days.",
 )
+@click.option(
+    "--rhythm",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Write an orders-only shop instead, whose customers buy every RHYTHM days on average "
+    "(3 for a grocery, 1000 for a furniture shop), clean (strata.generate.rhythm).",
+)
+@click.option(
+    "--end-hour",
+    type=click.IntRange(0, 24),
+    default=24,
+    show_default=True,
+    help="With --rhythm: the data stops at this UTC hour of the end date (4: a partial last day).",
+)
 def generate(
     users: int,
     seed: int,
@@ -274,11 +288,24 @@ def generate(
     holdout_share: float | None,
     holdout_salt: str | None,
     outcome_window_days: int | None,
+    rhythm: float | None,
+    end_hour: int,
 ) -> None:
     """Write a realistic, deterministic demo population (orders and sessions, ~1% dirty rows)."""
     from strata.generate import generate as generate_data
 
     day = end_date.date() if end_date else dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    if rhythm is not None:
+        from strata.generate.rhythm import generate_rhythm_shop
+
+        path, orders = generate_rhythm_shop(
+            users, seed, day, out, mean_gap_days=rhythm, end_hour=end_hour
+        )
+        click.echo(
+            f"wrote {orders:,} orders for {users:,} customers buying every {rhythm:g} days on "
+            f"average, up to {day} {end_hour:02d}:00 UTC, to {path}"
+        )
+        return
     given = {
         "holdout_share": holdout_share, "holdout_salt": holdout_salt,
         "outcome_window_days": outcome_window_days,
