@@ -2,8 +2,10 @@
 customers of a CD retailer, tests/fixtures/cdnow) run through strata as an orders-only shop,
 with the calibration period ending 1997-09-30 as in Fader, Hardie and Lee (2005).
 
-strata fits in days; the paper in weeks (alpha / 7). Its BG/NBD estimates are r = 0.243,
-alpha = 4.414, a = 0.793, b = 2.426, and the Gamma-Gamma note's p = 6.25, q = 3.74, v = 15.44.
+strata fits in days; the papers in weeks (alpha and beta / 7). Published estimates: BG/NBD
+r = 0.243, alpha = 4.414, a = 0.793, b = 2.426 (Fader, Hardie and Lee 2005); Pareto/NBD r = 0.55,
+alpha = 10.58, s = 0.61, beta = 11.67 (their note on the Pareto/NBD); MBG/NBD r = 0.525,
+alpha = 6.183, a = 0.891, b = 1.614 (BTYDplus); Gamma-Gamma p = 6.25, q = 3.74, v = 15.44.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from click.testing import CliRunner
 from orders_csv import write_orders_csv
 
 from strata.cli import main
+from strata.report import build_report
 
 # one worker for the module: its tests share a module-scoped build
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("predictions_cdnow")]
@@ -26,6 +29,8 @@ SAMPLE = (
 CALIBRATION_END = "1997-09-30"
 PAPER_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 PAPER_GAMMA_GAMMA = {"p": 6.25, "q": 3.74, "v": 15.44}
+PAPER_PARETO = {"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.67}
+BTYDPLUS_MBG = {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}
 
 
 def cdnow_orders(folder: Path) -> int:
@@ -80,6 +85,38 @@ def test_bgnbd_reproduces_the_paper_on_cdnow(cdnow: Path) -> None:
     assert bg["log_likelihood"] is not None
 
 
+@pytest.mark.parametrize(
+    ("model", "published"), [("pareto_nbd", PAPER_PARETO), ("mbgnbd", BTYDPLUS_MBG)]
+)
+def test_the_alternative_models_reproduce_their_published_fits(
+    cdnow: Path, model: str, published: dict
+) -> None:
+    found = fit(cdnow, model)
+    assert found["is_converged"], found["message"]
+    weeks = {name: found[name] / (7 if name in ("alpha", "beta") else 1) for name in published}
+    for name, value in published.items():
+        assert weeks[name] == pytest.approx(value, abs=0.01), name
+
+
+def test_one_model_is_chosen_by_the_back_test_and_the_report_shows_it(
+    cdnow: Path, tmp_path: Path
+) -> None:
+    with duckdb.connect(str(cdnow), read_only=True) as con:
+        candidates = con.execute(
+            "select model, holdout_mean_absolute_error, is_chosen"
+            " from marts.fct_customer_model_fits"
+            " where purpose = 'calibration' and model <> 'gamma_gamma'"
+        ).fetchall()
+        models = con.execute("select distinct purchase_model from marts.dim_users").fetchall()
+    assert len(candidates) == 3 and all(error is not None for _, error, _ in candidates)
+    best = min(candidates, key=lambda row: row[1])
+    assert [row[0] for row in candidates if row[2]] == [best[0]]
+    assert {row[0] for row in models} - {None} == {best[0]}
+    report = build_report(cdnow, tmp_path / "report.html", as_of=CALIBRATION_END).path.read_text()
+    assert "Which model: three models of repeat purchasing, back-tested" in report
+    assert f"chosen for every prediction: {best[0]}." in report
+
+
 def test_gamma_gamma_reproduces_the_note_on_cdnow(cdnow: Path) -> None:
     gg = fit(cdnow, "gamma_gamma")
     assert gg["is_converged"], gg["message"]
@@ -95,7 +132,8 @@ def test_every_buyer_has_predictions_and_the_back_test_has_rows(cdnow: Path) -> 
             " where buyer_status <> 'prospect'"
         ).fetchone()
         single = con.execute(
-            "select min(p_alive), max(p_alive) from marts.dim_users where buyer_status = 'one_time'"
+            "select min(p_alive), max(p_alive), any_value(purchase_model) from marts.dim_users"
+            " where buyer_status = 'one_time'"
         ).fetchone()
         calibration = con.execute(
             "select breakdown, count(*), sum(buyers) from marts.rpt_prediction_calibration"
@@ -103,6 +141,9 @@ def test_every_buyer_has_predictions_and_the_back_test_has_rows(cdnow: Path) -> 
         ).fetchall()
     assert buyers == predicted == 2357
     assert risks == 3
-    assert single == (1.0, 1.0)  # no dropout before a repeat purchase in the BG/NBD
+    if single[2] == "bgnbd":
+        assert single[:2] == (1.0, 1.0)  # no dropout before a repeat purchase in the BG/NBD
+    else:  # the Pareto/NBD and the MBG/NBD let a one-time buyer be gone
+        assert 0 < single[0] <= single[1] < 1
     totals = dict((name, total) for name, _, total in calibration)
     assert totals["total"] == totals["repeat_purchase_days"] == totals["rfm_segment"] > 0

@@ -195,12 +195,23 @@ def purchase_gap_lines(gaps: dict | None) -> list[str]:
     ]
 
 
+MODEL_NAMES = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "mbgnbd": "MBG/NBD"}
+
+
 def _predictions(con: duckdb.DuckDBPyConnection) -> dict:
+    columns = _table_columns(con, "marts", "fct_customer_model_fits")
+    chosen = "is_chosen" if "is_chosen" in columns else "model = 'bgnbd'"
+    error = "holdout_mean_absolute_error" if "holdout_mean_absolute_error" in columns else "null"
     fits = {
-        model: (converged, message, customers, repeat)
-        for model, converged, message, customers, repeat in con.execute(
-            "select model, is_converged, message, customers_used, repeat_buyers_used"
-            " from marts.fct_customer_model_fits where purpose = 'current'"
+        model: (converged, message, customers, repeat, is_chosen, back_test)
+        for model, converged, message, customers, repeat, is_chosen, back_test in con.execute(
+            f"select current_fit.model, current_fit.is_converged, current_fit.message,"
+            f" current_fit.customers_used, current_fit.repeat_buyers_used,"
+            f" coalesce(current_fit.{chosen}, false), calibration.{error}"
+            " from marts.fct_customer_model_fits as current_fit"
+            " left join marts.fct_customer_model_fits as calibration"
+            "   on calibration.model = current_fit.model and calibration.purpose = 'calibration'"
+            " where current_fit.purpose = 'current'"
         ).fetchall()
     }
     by_stage = con.execute(
@@ -211,18 +222,38 @@ def _predictions(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def prediction_lines(predictions: dict | None) -> list[str]:
-    """Whether the models were fitted, and mean P(alive) by lifecycle stage."""
+    """Which repeat-purchase model the predictions use and why, the spend model, and mean
+    P(alive) by lifecycle stage."""
     if not predictions or not predictions["fits"]:
         return []
-    bg = predictions["fits"].get("bgnbd")
-    if not bg or not bg[0]:
+    fits = predictions["fits"]
+    chosen = next((model for model, fit in fits.items() if fit[4]), None)
+    if chosen is None:
+        bg = fits.get("bgnbd")
         reason = bg[1] if bg else "no fit"
         return [f"predictions: not made ({reason}); p_alive and predicted_clv are null"]
-    gg = predictions["fits"].get("gamma_gamma")
-    spend = "and Gamma-Gamma " if gg and gg[0] else ""
+    fit = fits[chosen]
+    others = ", ".join(
+        f"{MODEL_NAMES.get(model, model)} {other[5]:.3f}"
+        for model, other in fits.items()
+        if model in MODEL_NAMES and model != chosen and other[5] is not None
+    )
+    why = (
+        f" (back-test error {fit[5]:.3f} purchase days per buyer"
+        + (f"; {others}" if others else "")
+        + ")"
+        if fit[5] is not None
+        else ""
+    )
+    gg = fits.get("gamma_gamma")
+    spend = (
+        "Gamma-Gamma fitted"
+        if gg and gg[0]
+        else f"spend model not fitted ({gg[1] if gg else 'no fit'})"
+    )
     lines = [
-        f"predictions: BG/NBD {spend}fitted on {bg[2]:,} buyers ({bg[3]:,} repeat buyers)"
-        + ("" if spend else f"; spend model not fitted ({gg[1] if gg else 'no fit'})")
+        f"predictions: {MODEL_NAMES.get(chosen, chosen)} chosen{why}, {spend}, "
+        f"on {fit[2]:,} buyers ({fit[3]:,} repeat buyers)"
     ]
     stages = ", ".join(f"{stage} {value:.2f}" for stage, value in predictions["p_alive_by_stage"])
     lines.append(f"  mean p_alive by lifecycle stage: {stages}")

@@ -145,6 +145,7 @@ RULES: dict[str, Rule] = {
     "churn_risk_medium_below": SHARE,
     "intent_high_value_min_decile": Rule("int", 1, 10),
     "intent_likely_to_buy_min_purchases": Rule("number", 0),
+    "prediction_conflict_warn_share": SHARE,
     "holdout_share": SHARE,
     "holdout_salt": Rule("text", pattern=r"[^\x00-\x1f]{1,200}"),
     "holdout_history": Rule("list"),

@@ -201,3 +201,29 @@ def maximise(
             unknown,
         )
     return Optimum(theta, True, "", iterations, errors)
+
+
+def fit_by_numeric_gradient(
+    mean_log_likelihood: Callable[[FloatArray], float],
+    initial_log_params: FloatArray,
+    names: tuple[str, ...],
+    max_iterations: int,
+    n_customers: float,
+    step: float = 1e-5,
+) -> Optimum:
+    """`maximise` for a likelihood without an analytic gradient: the gradient with respect to
+    the log-parameters by central differences (a step of 1e-5 in each log-parameter, whose error,
+    of the order of 1e-10, is far below GRADIENT_TOLERANCE)."""
+
+    def with_gradient(theta: FloatArray) -> tuple[float, FloatArray]:
+        value = mean_log_likelihood(theta)
+        gradient = np.empty(theta.size)
+        for i in range(theta.size):
+            shift = np.zeros_like(theta)
+            shift[i] = step
+            gradient[i] = (
+                mean_log_likelihood(theta + shift) - mean_log_likelihood(theta - shift)
+            ) / (2 * step)
+        return value, gradient
+
+    return maximise(with_gradient, initial_log_params, names, max_iterations, n_customers)

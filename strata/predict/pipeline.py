@@ -1,5 +1,11 @@
 """From the warehouse's buyer summaries to fitted models and per-buyer predictions.
 
+Three models of repeat purchasing are fitted on every build (BG/NBD, Pareto/NBD and the modified
+BG/NBD, strata.predict.models) and one is chosen per shop by the back-test: each is fitted at the
+calibration cut-off (D minus the holdout), predicts every calibration buyer's purchase days in
+the holdout, and the one with the smallest mean absolute error per buyer is used for the
+predictions as of D (docs/predictions.md, "Which model"). Gamma-Gamma gives the spend.
+
 The dbt Python models on DuckDB (models/intermediate/predictions/) and the strata CLI on Spark
 (which cannot run dbt Python models) both call these two functions on the same Arrow tables, so
 the predictions are the same on both engines. Input: `int_buyers_summarised`, one row per buyer
@@ -20,16 +26,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from strata.predict.bgnbd import (
-    bgnbd_conditional_expected_purchases,
-    bgnbd_p_alive,
-    discounted_expected_purchases,
-    fit_bgnbd,
-    group_customers,
-)
+from strata.predict.bgnbd import group_customers
 from strata.predict.gamma_gamma import fit_gamma_gamma, gamma_gamma_expected_spend
+from strata.predict.repeat_models import REPEAT_MODELS, RepeatModel, next_purchase_quantiles
 
 PURPOSES = ("current", "calibration")
+PARAMETERS = ("r", "alpha", "a", "b", "s", "beta", "p", "q", "v")
+# The next purchase's interval: these quantiles of the wait (docs/predictions.md).
+NEXT_PURCHASE_QUANTILES = (0.1, 0.5, 0.9)
 TIME_UNIT = "day"
 
 FIT_SCHEMA = pa.schema(
@@ -41,10 +45,17 @@ FIT_SCHEMA = pa.schema(
         ("alpha", pa.float64()),
         ("a", pa.float64()),
         ("b", pa.float64()),
+        ("s", pa.float64()),
+        ("beta", pa.float64()),
         ("p", pa.float64()),
         ("q", pa.float64()),
         ("v", pa.float64()),
         ("log_likelihood", pa.float64()),
+        ("holdout_mean_absolute_error", pa.float64()),
+        ("holdout_predicted_purchase_days", pa.float64()),
+        ("holdout_actual_purchase_days", pa.float64()),
+        ("is_chosen", pa.bool_()),
+        ("choice", pa.string()),
         ("customers_used", pa.int64()),
         ("repeat_buyers_used", pa.int64()),
         ("time_unit", pa.string()),
@@ -119,42 +130,43 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def fit_models(buyers: pa.Table, settings: PredictionSettings) -> pa.Table:
-    """One row per purpose and model (BG/NBD, Gamma-Gamma): parameters, log-likelihood, what
-    was used, and whether the fit converged (and why not). Never raises for the data's sake."""
+    """One row per purpose and model (the three repeat-purchase models and Gamma-Gamma):
+    parameters, log-likelihood, what was used, whether the fit converged (and why not), the
+    back-test of each repeat model and which one is chosen. Never raises for the data's sake."""
     rows: list[dict[str, Any]] = []
     for purpose in PURPOSES:
         part = _purpose(buyers, purpose)
         cutoffs = part.column("cutoff_date").to_pylist()
         cutoff = cutoffs[0] if cutoffs else None
         if part.num_rows == 0:
-            for model in ("bgnbd", "gamma_gamma"):
+            for model in (*REPEAT_MODELS, "gamma_gamma"):
                 rows.append(_fit_row(purpose, cutoff, model, message="no buyers by the cut-off"))
             continue
         x = _column(part, "repeat_purchase_days")
         grouped = group_customers(
             x, _column(part, "days_first_to_last"), _column(part, "days_first_to_cutoff")
         )
-        bg = fit_bgnbd(
-            grouped.x, grouped.t_x, grouped.T, grouped.weight,
-            min_repeat_buyers=settings.min_repeat_buyers,
-        )  # fmt: skip
-        rows.append(
-            _fit_row(
+        for name, repeat_model in REPEAT_MODELS.items():
+            fit = repeat_model.fit(
+                grouped.x, grouped.t_x, grouped.T, grouped.weight,
+                min_repeat_buyers=settings.min_repeat_buyers,
+            )  # fmt: skip
+            params = dict(zip(repeat_model.param_names, fit.params, strict=True))
+            row = _fit_row(
                 purpose,
                 cutoff,
-                "bgnbd",
-                r=bg.r,
-                alpha=bg.alpha,
-                a=bg.a,
-                b=bg.b,
-                log_likelihood=bg.log_likelihood,
-                customers=bg.n_customers,
-                repeat_buyers=bg.n_repeat_buyers,
-                converged=bg.converged,
-                message=bg.message,
-                iterations=bg.iterations,
+                name,
+                log_likelihood=fit.log_likelihood,
+                customers=fit.n_customers,
+                repeat_buyers=fit.n_repeat_buyers,
+                converged=fit.converged,
+                message=fit.message,
+                iterations=fit.iterations,
+                **params,
             )
-        )
+            if purpose == "calibration" and fit.converged:
+                row.update(_back_test(repeat_model, fit.params, part, settings))
+            rows.append(row)
         spend = _column(part, "mean_repeat_spend")
         usable = (x > 0) & np.isfinite(spend) & (spend > 0)
         (gx, gz), counts = _distinct(x[usable], spend[usable])
@@ -175,9 +187,66 @@ def fit_models(buyers: pa.Table, settings: PredictionSettings) -> pa.Table:
                 iterations=gg.iterations,
             )
         )
+    _choose(rows)
     for row in rows:
         row["settings"] = settings.to_json()
     return pa.Table.from_pylist(rows, schema=FIT_SCHEMA)
+
+
+def _back_test(
+    model: RepeatModel, params: tuple[float, ...], part: pa.Table, settings: PredictionSettings
+) -> dict[str, float]:
+    """A calibration fit against the holdout that followed it: the purchase days it predicts for
+    each calibration buyer over the holdout, against those the buyer made."""
+    predicted = model.conditional_expected_purchases(
+        params,
+        settings.holdout_days,
+        _column(part, "repeat_purchase_days"),
+        _column(part, "days_first_to_last"),
+        _column(part, "days_first_to_cutoff"),
+    )
+    actual = np.nan_to_num(_column(part, "holdout_purchase_days"))
+    if predicted.size == 0 or not np.all(np.isfinite(predicted)):
+        return {}
+    return {
+        "holdout_mean_absolute_error": float(np.mean(np.abs(predicted - actual))),
+        "holdout_predicted_purchase_days": float(predicted.sum()),
+        "holdout_actual_purchase_days": float(actual.sum()),
+    }
+
+
+def _choose(rows: list[dict[str, Any]]) -> None:
+    """Mark the repeat model the predictions use (`is_chosen` on both of its rows) and say why
+    on every candidate (`choice`): the smallest back-test error among the models that converged
+    at both cut-offs; without a back-test, the first of REPEAT_MODELS that converged."""
+    by = {(row["purpose"], row["model"]): row for row in rows}
+    usable = [
+        name
+        for name in REPEAT_MODELS
+        if by.get(("current", name), {}).get("is_converged")
+        and by.get(("calibration", name), {}).get("is_converged")
+    ]
+    tested = [
+        n for n in usable if by[("calibration", n)]["holdout_mean_absolute_error"] is not None
+    ]
+    if tested:
+        chosen = min(tested, key=lambda n: by[("calibration", n)]["holdout_mean_absolute_error"])
+        best = by[("calibration", chosen)]["holdout_mean_absolute_error"]
+        why = f"smallest back-test error ({best:.4f} purchase days per buyer over the holdout)"
+    else:
+        current = [n for n in REPEAT_MODELS if by.get(("current", n), {}).get("is_converged")]
+        chosen = current[0] if current else None
+        why = "no back-test (the calibration fits did not converge): the first model that fitted"
+    for row in rows:
+        if row["model"] not in REPEAT_MODELS:
+            continue
+        row["is_chosen"] = row["model"] == chosen
+        if row["model"] == chosen:
+            row["choice"] = f"chosen: {why}"
+        elif not row["is_converged"]:
+            row["choice"] = "not used: did not converge"
+        else:
+            row["choice"] = f"not used: {chosen} was chosen" if chosen else "not used"
 
 
 def settings_of(fits: pa.Table) -> PredictionSettings:
@@ -205,7 +274,14 @@ def _fit_row(
     log_likelihood: float = math.nan,
     **params: float,
 ) -> dict[str, Any]:
-    row: dict[str, Any] = {name: None for name in ("r", "alpha", "a", "b", "p", "q", "v")}
+    row: dict[str, Any] = {name: None for name in PARAMETERS}
+    row.update(
+        holdout_mean_absolute_error=None,
+        holdout_predicted_purchase_days=None,
+        holdout_actual_purchase_days=None,
+        is_chosen=None,
+        choice=None,
+    )
     row.update({name: _finite_or_none(value) for name, value in params.items()})
     row.update(
         purpose=purpose,
@@ -233,15 +309,24 @@ def prediction_schema(settings: PredictionSettings) -> pa.Schema:
             ("discounted_expected_purchases", pa.float64()),
             ("expected_average_order_value", pa.float64()),
             ("predicted_clv", pa.float64()),
+            ("purchase_model", pa.string()),
+            *[
+                (f"next_purchase_days_p{round(q * 100)}", pa.float64())
+                for q in NEXT_PURCHASE_QUANTILES
+            ],
         ]
     )
 
 
 def score_buyers(buyers: pa.Table, fits: pa.Table, settings: PredictionSettings) -> pa.Table:
-    """Per buyer and purpose: P(alive), expected purchase days over each horizon (and over the
-    holdout, for the calibration cut-off), the expected spend per purchase day and the discounted
-    value over the CLV horizon. Null wherever its model did not converge."""
+    """Per buyer and purpose, from the chosen repeat model: P(alive), expected purchase days over
+    each horizon (and over the holdout, for the calibration cut-off), the discounted value over
+    the CLV horizon with Gamma-Gamma's expected spend, and when the next purchase should come:
+    the 10%, 50% and 90% quantiles of the wait in days after the cut-off, counting the chance
+    that the buyer never buys again (null where that chance exceeds the quantile's). Null
+    wherever no model converged."""
     parameters = _fitted(fits)
+    chosen = _chosen(fits)
     schema = prediction_schema(settings)
     parts = []
     for purpose in PURPOSES:
@@ -252,12 +337,14 @@ def score_buyers(buyers: pa.Table, fits: pa.Table, settings: PredictionSettings)
         t_x = _column(part, "days_first_to_last")
         age = _column(part, "days_first_to_cutoff")
         spend = _column(part, "mean_repeat_spend")
-        bg = parameters.get((purpose, "bgnbd"))
+        model = REPEAT_MODELS[chosen] if chosen else None
+        params = parameters.get((purpose, chosen)) if chosen else None
         gg = parameters.get((purpose, "gamma_gamma"))
         missing = np.full(part.num_rows, np.nan)
+        fitted = model is not None and params is not None
         discounted = (
-            discounted_expected_purchases(
-                bg,
+            model.discounted_expected_purchases(
+                params,
                 x,
                 t_x,
                 age,
@@ -265,34 +352,60 @@ def score_buyers(buyers: pa.Table, fits: pa.Table, settings: PredictionSettings)
                 step=settings.clv_step_days,
                 discount_rate_per_step=settings.discount_rate_per_step,
             )
-            if bg
+            if fitted
             else missing
         )
         aov = gamma_gamma_expected_spend(gg, x, spend) if gg else missing
+        p_alive = model.p_alive(params, x, t_x, age) if fitted else missing
         values = {
-            "p_alive": bgnbd_p_alive(bg, x, t_x, age) if bg else missing,
+            "p_alive": p_alive,
             **{
                 f"expected_purchases_{days}d": (
-                    bgnbd_conditional_expected_purchases(bg, days, x, t_x, age) if bg else missing
+                    model.conditional_expected_purchases(params, days, x, t_x, age)
+                    if fitted
+                    else missing
                 )
                 for days in settings.horizons_days
             },
             "expected_purchases_holdout": (
-                bgnbd_conditional_expected_purchases(bg, settings.holdout_days, x, t_x, age)
-                if bg and purpose == "calibration"
+                model.conditional_expected_purchases(params, settings.holdout_days, x, t_x, age)
+                if fitted and purpose == "calibration"
                 else missing
             ),
             "discounted_expected_purchases": discounted,
             "expected_average_order_value": aov,
             "predicted_clv": discounted * aov,
+            **{
+                f"next_purchase_days_p{round(q * 100)}": (
+                    _wait_quantile(params, q, p_alive, x, age) if fitted else missing
+                )
+                for q in NEXT_PURCHASE_QUANTILES
+            },
         }
         arrays = [
             pa.array([purpose] * part.num_rows, pa.string()),
             part.column("user_id").cast(pa.string()),
-            *[_nullable(values[name]) for name in schema.names[2:]],
+            *[
+                pa.array([chosen if fitted else None] * part.num_rows, pa.string())
+                if name == "purchase_model"
+                else _nullable(values[name])
+                for name in schema.names[2:]
+            ],
         ]
         parts.append(pa.Table.from_arrays(arrays, schema=schema))
     return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def _wait_quantile(
+    params: tuple[float, ...], q: float, p_alive: np.ndarray, x: np.ndarray, age: np.ndarray
+) -> np.ndarray:
+    """The q quantile of the days from the cut-off to the next purchase, counting the chance
+    (1 - p_alive) that it never comes: the q / p_alive quantile of the wait of an alive buyer
+    (strata.predict.timing), NaN where q >= p_alive."""
+    r, alpha = params[0], params[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        level = np.where(p_alive > q, q / p_alive, np.nan)
+        return next_purchase_quantiles(r, alpha, x, age, level)
 
 
 def _nullable(array: np.ndarray) -> pa.Array:
@@ -302,11 +415,20 @@ def _nullable(array: np.ndarray) -> pa.Array:
 
 
 def _fitted(fits: pa.Table) -> Mapping[tuple[str, str], tuple[float, ...]]:
-    """The converged models' parameters, by (purpose, model)."""
+    """The converged models' parameters, by (purpose, model), in each model's own order."""
     found: dict[tuple[str, str], tuple[float, ...]] = {}
     for row in fits.to_pylist():
         if not row["is_converged"]:
             continue
-        names: Sequence[str] = ("r", "alpha", "a", "b") if row["model"] == "bgnbd" else "pqv"
+        model = REPEAT_MODELS.get(row["model"])
+        names: Sequence[str] = model.param_names if model else ("p", "q", "v")
         found[(row["purpose"], row["model"])] = tuple(float(row[name]) for name in names)
     return found
+
+
+def _chosen(fits: pa.Table) -> str | None:
+    """The repeat model the fits chose (see `_choose`), if any."""
+    for row in fits.to_pylist():
+        if row.get("is_chosen"):
+            return str(row["model"])
+    return None

@@ -547,6 +547,26 @@ def model_fits(db: Serving) -> list[Row]:
     )
 
 
+def model_choice(db: Serving) -> list[Row]:
+    """The repeat-purchase models side by side: back-test error, predicted and actual holdout
+    purchase days, log-likelihood as of D, and which is chosen (empty for an older mart)."""
+    wanted = {"is_chosen", "choice", "holdout_mean_absolute_error"}
+    if not db.has("fct_customer_model_fits") or not wanted <= db.columns("fct_customer_model_fits"):
+        return []
+    return db.rows(
+        "select calibration.model, calibration.holdout_mean_absolute_error as back_test_error,"
+        " calibration.holdout_predicted_purchase_days as predicted_purchase_days,"
+        " calibration.holdout_actual_purchase_days as actual_purchase_days,"
+        " current_fit.log_likelihood, current_fit.is_converged, current_fit.is_chosen,"
+        " current_fit.choice"
+        " from marts.fct_customer_model_fits as calibration"
+        " inner join marts.fct_customer_model_fits as current_fit"
+        "   on calibration.model = current_fit.model and current_fit.purpose = 'current'"
+        " where calibration.purpose = 'calibration' and calibration.model <> 'gamma_gamma'"
+        " order by current_fit.is_chosen desc, calibration.holdout_mean_absolute_error nulls last"
+    )
+
+
 def predicted_buyers(db: Serving) -> int:
     """How many users have a p_alive (0 when the models were not fitted)."""
     db.require("dim_users", ["p_alive", "predicted_clv"])

@@ -176,8 +176,8 @@ def _json(value: Any) -> str:
 
 
 def cell(value: Any, kind: str) -> str:
-    """One value as a table shows it (``kind``: count, share, share2, pp, money, bool, words,
-    text)."""
+    """One value as a table shows it (``kind``: count, share, share2, pp, money, decimal, bool,
+    words, text)."""
     if value is None:
         return "-"
     if kind == "count":
@@ -190,6 +190,8 @@ def cell(value: Any, kind: str) -> str:
         return f"{value:+.2f}"
     if kind == "money":
         return f"{value:,.2f}"
+    if kind == "decimal":
+        return f"{value:,.3f}"
     if kind == "bool":
         return "yes" if value else "no"
     if kind == "words":
@@ -255,7 +257,7 @@ def _block(block: Any, datasets: dict[str, list[Row]]) -> str:
         )
     if isinstance(block, Table):
         rows = datasets[block.dataset]
-        numeric = {"count", "share", "share2", "pp", "money"}
+        numeric = {"count", "share", "share2", "pp", "money", "decimal"}
         head = "".join(
             f'<th class="{"num" if kind in numeric else ""}">{_esc(header)}</th>'
             for _, header, kind in block.columns

@@ -558,13 +558,39 @@ class _Builder:
                 section,
                 "No predictions were made" + (": " + "; ".join(reasons) + "." if reasons else "."),
             )
+        choice = d.model_choice(self.db)
+        chosen = next((row for row in choice if row["is_chosen"]), None)
+        if choice:
+            section.blocks.append(
+                Table(
+                    "Which model: three models of repeat purchasing, back-tested",
+                    "Each model, fitted as if it were the cut-off date, predicts every buyer's "
+                    "purchase days in the holdout; the smallest mean error per buyer is chosen "
+                    "for every prediction"
+                    + (f": {chosen['model']}." if chosen else ": none converged."),
+                    self.dataset("model_choice", choice),
+                    (
+                        ("model", "model", "text"),
+                        ("back_test_error", "error per buyer", "decimal"),
+                        ("predicted_purchase_days", "predicted", "count"),
+                        ("actual_purchase_days", "actual", "count"),
+                        ("log_likelihood", "log-likelihood", "count"),
+                        ("choice", "choice", "text"),
+                    ),
+                )
+            )
+        one_time = (
+            "one-time buyers always sit at 1, as the BG/NBD cannot tell them apart."
+            if chosen is None or chosen["model"] == "bgnbd"
+            else "one-time buyers can be gone too, as the chosen model lets them drop out."
+        )
         alive = self.dataset("p_alive_bins", d.p_alive_bins(self.db))
         section.blocks.append(
             self.chart(
                 "chart-p-alive",
                 "Probability that a buyer is still a customer (p_alive)",
                 "Buyers per band of p_alive: the left is likely gone, the right likely still "
-                "buying; one-time buyers always sit at 1, as the model cannot tell them apart.",
+                "buying; " + one_time,
                 charts.histogram(alive, "p_alive", ".0%", "#4393c3"),
                 alive,
             )

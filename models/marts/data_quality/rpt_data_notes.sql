@@ -7,6 +7,9 @@
 --   dormant_threshold_short/long the same for dormant_after_days
 --   thresholds_auto_not_applied  lifecycle_thresholds: auto asked for, too few gaps to go by
 --   rows_after_as_of_date        clean rows dated after D, read and ignored (a build for a past D)
+--   predictions_contradict_stages churned or dormant users the chosen purchase model calls
+--                                likely to buy or at low risk (dim_users); a warning above var
+--                                prediction_conflict_warn_share of those stages, else info
 -- Severity `warning` asks for a decision; `info` explains a figure.
 
 {%- set text = dbt.type_string() %}
@@ -27,6 +30,24 @@ thresholds as (
 
 reconciliation as (
     select * from {{ ref('rpt_source_reconciliation') }}
+),
+
+users as (
+    select * from {{ ref('dim_users') }}
+),
+
+conflicts as (
+    select
+        sum(case when lifecycle_stage = 'churned' then 1 else 0 end) as churned_users,
+        sum(
+            case when lifecycle_stage = 'churned' and is_prediction_in_conflict then 1 else 0 end
+        ) as churned_in_conflict,
+        sum(case when lifecycle_stage = 'dormant' then 1 else 0 end) as dormant_users,
+        sum(
+            case when lifecycle_stage = 'dormant' and is_prediction_in_conflict then 1 else 0 end
+        ) as dormant_in_conflict,
+        max(purchase_model) as purchase_model
+    from users
 ),
 
 partial_day as (
@@ -124,6 +145,31 @@ after_as_of as (
     where clean_rows_after_as_of_date > 0
 ),
 
+predictions_notes as (
+    select
+        'predictions_contradict_stages' as note_code,
+        case
+            when
+                churned_in_conflict + dormant_in_conflict
+                > {{ var('prediction_conflict_warn_share') }} * (churned_users + dormant_users)
+                then 'warning'
+            else 'info'
+        end as severity,
+        'is_prediction_in_conflict' as subject,
+        concat(
+            {{ count_text('churned_in_conflict') }}, ' of ', {{ count_text('churned_users') }},
+            ' churned and ', {{ count_text('dormant_in_conflict') }}, ' of ',
+            {{ count_text('dormant_users') }},
+            ' dormant users are likely to buy or at low churn risk by the purchase model (',
+            purchase_model, '): the lifecycle rules and the model disagree on them.',
+            ' dim_users.is_prediction_in_conflict marks them; their action follows the stage.',
+            ' Check the thresholds (rpt_purchase_gaps) and the model choice',
+            ' (fct_customer_model_fits).'
+        ) as message
+    from conflicts
+    where churned_in_conflict + dormant_in_conflict > 0
+),
+
 notes as (
     select * from partial_day
     union all
@@ -134,6 +180,8 @@ notes as (
     select * from auto_not_applied
     union all
     select * from after_as_of
+    union all
+    select * from predictions_notes
 ),
 
 final as (

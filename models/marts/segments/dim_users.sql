@@ -1,6 +1,10 @@
 -- One row per user seen on or before the as-of date D: where they stand (lifecycle stage, buyer
 -- status, RFM scores, segment, class and value tier), the action the playbook recommends, and
 -- every metric these come from. What dashboards and campaign tools read.
+--
+-- Where the purchase model and the lifecycle rules disagree (a churned or dormant user whom the
+-- chosen model calls likely to buy, or at low churn risk), is_prediction_in_conflict says so:
+-- the recommended action follows the lifecycle stage, and rpt_data_notes counts the conflicts.
 
 with
 
@@ -92,7 +96,15 @@ staged as (
         intents.expected_average_order_value,
         intents.predicted_clv,
         intents.churn_risk,
-        intents.intent_segment
+        intents.intent_segment,
+        intents.purchase_model,
+        {% for bound, percent in [('earliest', 10), ('expected', 50), ('latest', 90)] -%}
+            cast({{ dbt.dateadd(
+                'day', 'cast(ceil(intents.next_purchase_days_p' ~ percent ~ ') as integer)',
+                'measured.as_of_date'
+            ) }} as date) as next_purchase_{{ bound }}_on,
+        {% endfor -%}
+        intents.next_purchase_days_p50
     from measured
     left join scored
         on measured.user_id = scored.user_id
@@ -158,6 +170,17 @@ final as (
         play_keyed.churn_risk,
         play_keyed.intent_segment,
         intent_play.recommended_action as intent_action,
+        play_keyed.purchase_model,
+        play_keyed.next_purchase_expected_on,
+        play_keyed.next_purchase_earliest_on,
+        play_keyed.next_purchase_latest_on,
+        coalesce(
+            play_keyed.lifecycle_stage in ('churned', 'dormant')
+            and (
+                play_keyed.intent_segment = 'likely_to_buy' or play_keyed.churn_risk = 'low'
+            ),
+            false
+        ) as is_prediction_in_conflict,
 
         ---------- metrics as of D
         play_keyed.first_seen_date,

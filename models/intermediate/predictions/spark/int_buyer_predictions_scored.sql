@@ -24,7 +24,11 @@
             cast(expected_purchases_holdout as double) as expected_purchases_holdout,
             cast(discounted_expected_purchases as double) as discounted_expected_purchases,
             cast(expected_average_order_value as double) as expected_average_order_value,
-            cast(predicted_clv as double) as predicted_clv
+            cast(predicted_clv as double) as predicted_clv,
+            cast(purchase_model as string) as purchase_model,
+            cast(next_purchase_days_p10 as double) as next_purchase_days_p10,
+            cast(next_purchase_days_p50 as double) as next_purchase_days_p50,
+            cast(next_purchase_days_p90 as double) as next_purchase_days_p90
         from scored
     )
 
@@ -40,6 +44,10 @@
         cast(null as double) as expected_purchases_holdout,
         cast(null as double) as discounted_expected_purchases,
         cast(null as double) as expected_average_order_value,
-        cast(null as double) as predicted_clv
+        cast(null as double) as predicted_clv,
+        cast(null as string) as purchase_model,
+        cast(null as double) as next_purchase_days_p10,
+        cast(null as double) as next_purchase_days_p50,
+        cast(null as double) as next_purchase_days_p90
     where 1 = 0
 {% endif %}

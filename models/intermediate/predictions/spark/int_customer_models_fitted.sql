@@ -23,10 +23,17 @@
             cast(alpha as double) as alpha,
             cast(a as double) as a,
             cast(b as double) as b,
+            cast(s as double) as s,
+            cast(beta as double) as beta,
             cast(p as double) as p,
             cast(q as double) as q,
             cast(v as double) as v,
             cast(log_likelihood as double) as log_likelihood,
+            cast(holdout_mean_absolute_error as double) as holdout_mean_absolute_error,
+            cast(holdout_predicted_purchase_days as double) as holdout_predicted_purchase_days,
+            cast(holdout_actual_purchase_days as double) as holdout_actual_purchase_days,
+            cast(is_chosen as boolean) as is_chosen,
+            cast(choice as string) as choice,
             cast(customers_used as bigint) as customers_used,
             cast(repeat_buyers_used as bigint) as repeat_buyers_used,
             cast(time_unit as string) as time_unit,
@@ -51,6 +58,10 @@
     models as (
         select 'bgnbd' as model
         union all
+        select 'pareto_nbd' as model
+        union all
+        select 'mbgnbd' as model
+        union all
         select 'gamma_gamma' as model
     ),
 
@@ -63,10 +74,17 @@
             cast(null as double) as alpha,
             cast(null as double) as a,
             cast(null as double) as b,
+            cast(null as double) as s,
+            cast(null as double) as beta,
             cast(null as double) as p,
             cast(null as double) as q,
             cast(null as double) as v,
             cast(null as double) as log_likelihood,
+            cast(null as double) as holdout_mean_absolute_error,
+            cast(null as double) as holdout_predicted_purchase_days,
+            cast(null as double) as holdout_actual_purchase_days,
+            case when models.model <> 'gamma_gamma' then false end as is_chosen,
+            cast(null as string) as choice,
             cast(0 as bigint) as customers_used,
             cast(0 as bigint) as repeat_buyers_used,
             'day' as time_unit,
