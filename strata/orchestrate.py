@@ -106,6 +106,24 @@ def _write_build_record(settings: Settings, **fields: Any) -> None:
     write_text_atomic(build_record_file(settings), json.dumps(fields, default=str) + "\n")
 
 
+def _share_semantic_manifest(settings: Settings) -> None:
+    """Leave the build's semantic manifest where MetricFlow's `mf` reads it (the project's
+    `target/`, as a plain `dbt build` would): strata keeps dbt's artifacts per warehouse, under
+    its state folder, so without this `mf query` after `strata run` finds no manifest. The
+    manifest names the tables of the warehouse just built, which `mf` then queries through the
+    profile (STRATA_DB_PATH, by default the same warehouse/strata.duckdb). Written atomically; a
+    project folder that cannot be written (an installed copy) only loses the convenience."""
+    built = dbt_runner.target_path(settings) / "semantic_manifest.json"
+    if not built.exists():
+        return
+    shared = settings.project_dir / "target" / "semantic_manifest.json"
+    try:
+        shared.parent.mkdir(exist_ok=True)
+        write_text_atomic(shared, built.read_text())
+    except OSError:
+        pass
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -464,6 +482,7 @@ def _finish(run: _Run) -> RunOutcome:
             "accepted_anomalies": record.accepted_anomalies,
         }  # fmt: skip
         _write_build_record(settings, **build)
+        _share_semantic_manifest(settings)
     elif build.get("status") != "complete":
         # `strata publish` on its own: only a warehouse whose last build completed is whole.
         return _refuse_publish(settings, run.live, record, build)
