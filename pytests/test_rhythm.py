@@ -33,6 +33,7 @@ from strata.report.data import Serving
 from strata.report.sections import collect
 from strata.runs import read_runs
 from strata.settings import load_settings
+from strata.summary import growth_lines
 
 # one worker for the module: its tests share the module's shop and build
 pytestmark = pytest.mark.xdist_group("rhythm")
@@ -236,3 +237,53 @@ def test_auto_thresholds_are_used_and_recorded(shop: dict) -> None:
         "dormant_after_days": gaps["dormant_after_days"],
         "churn_after_days": gaps["churn_after_days"],
     }
+
+
+def test_predictions_that_contradict_the_stages_are_marked_and_counted(shop: dict) -> None:
+    (chosen,) = rows(
+        shop["db"],
+        "select model from marts.fct_customer_model_fits where purpose = 'current' and is_chosen",
+    )[0]
+    stages = dict(
+        (stage, (users, conflicts))
+        for stage, users, conflicts in rows(
+            shop["db"],
+            "select lifecycle_stage, count(*), count(*) filter (where is_prediction_in_conflict)"
+            " from marts.dim_users group by 1",
+        )
+    )
+    wrong = rows(
+        shop["db"],
+        "select count(*) from marts.dim_users where is_prediction_in_conflict <> coalesce("
+        " lifecycle_stage in ('churned', 'dormant')"
+        " and (intent_segment = 'likely_to_buy' or churn_risk = 'low'), false)",
+    )[0][0]
+    assert wrong == 0
+    churned, dormant = stages["churned"], stages["dormant"]
+    if churned[1] + dormant[1]:
+        message = notes(shop["db"])["predictions_contradict_stages"]
+        assert message.startswith(
+            f"{churned[1]:,} of {churned[0]:,} churned and {dormant[1]:,} of {dormant[0]:,}"
+            " dormant users are likely to buy or at low churn risk by the purchase model"
+            f" ({chosen})"
+        )
+        assert message in shop["output"]
+
+
+FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "raw"
+
+
+@pytest.mark.parametrize("as_of", ["2025-05-31", "2025-06-01", "2025-06-02"])
+def test_the_fixture_compares_like_with_like(tmp_path: Path, as_of: str) -> None:
+    """The committed fixture on the last day of a month, the 1st and the 2nd: the month's row of
+    growth accounting and its comparison equal a count by hand from the user-days it is built
+    from, and the run summary's month line says the same."""
+    db = build(FIXTURE, tmp_path, "+rpt_growth_accounting", as_of=as_of)
+    days: dict[str, set[dt.date]] = defaultdict(set)
+    for user, day in rows(
+        db, "select user_id, activity_date from intermediate.int_user_days_aggregated"
+    ):
+        days[user].add(day)
+    month = check_month_of(db, days, dt.date.fromisoformat(as_of))
+    line = growth_lines(month)[1]
+    assert line.startswith(f"  new {month['new_users']:,} vs {month['comparison_new_users']:,};")

@@ -226,6 +226,10 @@ def fit_mbgnbd(
             )
         rate = weighted_sum(ws, xs) / max(weighted_sum(ws, Ts), 1e-12)
         start = np.log([1.0, 1.0 / max(rate, 1e-12), 1.0, 1.0])
+        # distinct (x, t_x, T), sorted: the sums, and so the fit to the last digit, do not
+        # depend on the order the buyers came in (an incremental build equals a fresh one)
+        (xs, txs, Ts), inverse = unique_rows(xs, txs, Ts)
+        ws = np.bincount(inverse, ws, minlength=xs.size)
 
         def mean_log_likelihood(theta: FloatArray) -> float:
             return weighted_sum(ws, mbgnbd_log_likelihood(np.exp(theta), xs, txs, Ts)) / n
