@@ -8,14 +8,12 @@ purchase DAY, calibration ends with 1997-09-30 (its purchases included), times i
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import math
 import time
-from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cdnow_data import CDNOW_DIR, cdnow_calibration
 from scipy import integrate, special
 
 from strata.predict import (
@@ -40,9 +38,6 @@ from strata.predict.simulate import DEFAULT_PARAMS, simulate_bgnbd
 # one worker for the module: its module-scoped data is made once
 pytestmark = pytest.mark.xdist_group("predict_models")
 
-CDNOW_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "cdnow"
-CALIBRATION_END = dt.date(1997, 9, 30)
-HOLDOUT_END = dt.date(1998, 6, 30)
 # Fader, Hardie & Lee (2005), BG/NBD on CDNOW weeks 1-39: r, alpha, a, b and the log-likelihood.
 PAPER_BGNBD = BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
 PAPER_LOG_LIKELIHOOD = -9582.4
@@ -52,38 +47,11 @@ PAPER_GAMMA_GAMMA = GammaGammaParams(p=6.25, q=3.74, v=15.44)
 Arrays = dict[str, np.ndarray]
 
 
-def _purchase_days() -> dict[int, dict[dt.date, float]]:
-    """Sample customer id -> purchase day -> the day's dollar total."""
-    days: dict[int, dict[dt.date, float]] = defaultdict(lambda: defaultdict(float))
-    with (CDNOW_DIR / "CDNOW_sample.txt").open() as lines:
-        for line in lines:
-            _master, customer, date, _cds, dollars = line.split()
-            day = dt.date(int(date[:4]), int(date[4:6]), int(date[6:]))
-            days[int(customer)][day] += float(dollars)
-    return days
-
-
 @pytest.fixture(scope="module")
 def cdnow() -> Arrays:
     """Per-customer calibration statistics in WEEKS, the mean spend of the repeat purchase days
     and the number of repeat purchase days in the 39-week holdout."""
-    columns: dict[str, list[float]] = defaultdict(list)
-    for customer, spend_by_day in sorted(_purchase_days().items()):
-        calibration = sorted(day for day in spend_by_day if day <= CALIBRATION_END)
-        first, repeats = calibration[0], calibration[1:]
-        columns["id"].append(customer)
-        columns["x"].append(len(repeats))
-        columns["t_x"].append((calibration[-1] - first).days / 7)
-        # T runs from the first purchase day to 1997-09-30 as a date difference: a customer
-        # whose first purchase was on 1997-01-01 has T = 272 / 7 = 38.86 weeks.
-        columns["T"].append((CALIBRATION_END - first).days / 7)
-        columns["mean_spend"].append(
-            sum(spend_by_day[day] for day in repeats) / len(repeats) if repeats else math.nan
-        )
-        columns["holdout_x"].append(
-            sum(CALIBRATION_END < day <= HOLDOUT_END for day in spend_by_day)
-        )
-    return {name: np.array(values, dtype=np.float64) for name, values in columns.items()}
+    return cdnow_calibration()
 
 
 @pytest.fixture(scope="module")

@@ -227,3 +227,15 @@ def fit_by_numeric_gradient(
         return value, gradient
 
     return maximise(with_gradient, initial_log_params, names, max_iterations, n_customers)
+
+
+def steps_in_horizon(horizon: float, step: float, discount_rate_per_step: float) -> int:
+    """How many steps of `step` make `horizon` (the discounted expectations' periods); raises
+    ValueError unless both are positive, the horizon is a whole number of steps and the rate is
+    above -1."""
+    if not (step > 0 and horizon > 0 and discount_rate_per_step > -1):
+        raise ValueError("horizon and step must be positive and discount_rate_per_step > -1")
+    periods = round(horizon / step)
+    if periods < 1 or abs(periods * step - horizon) > 1e-9 * horizon:
+        raise ValueError(f"horizon {horizon} is not a whole number of steps of {step}")
+    return periods

@@ -32,6 +32,7 @@ from strata.predict._common import (
     IntArray,
     as_float_array,
     maximise,
+    steps_in_horizon,
     unique_rows,
     weighted_sum,
 )
@@ -299,11 +300,7 @@ def discounted_expected_purchases(
     1.10 ** (30 / 365) - 1 for 10% a year). horizon must be a whole number of steps. With d = 0
     it equals E[Y(horizon)]. Multiply by the expected spend per purchase to get a CLV.
     """
-    if not (step > 0 and horizon > 0 and discount_rate_per_step > -1):
-        raise ValueError("horizon and step must be positive and discount_rate_per_step > -1")
-    periods = round(horizon / step)
-    if periods < 1 or abs(periods * step - horizon) > 1e-9 * horizon:
-        raise ValueError(f"horizon {horizon} is not a whole number of steps of {step}")
+    periods = steps_in_horizon(horizon, step, discount_rate_per_step)
     p = _params(params)
     x, t_x, T = np.broadcast_arrays(as_float_array(x), as_float_array(t_x), as_float_array(T))
     if not _finite(p):

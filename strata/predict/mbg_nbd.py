@@ -28,6 +28,7 @@ from strata.predict._common import (
     FloatArray,
     as_float_array,
     fit_by_numeric_gradient,
+    steps_in_horizon,
     unique_rows,
     weighted_sum,
 )
@@ -166,7 +167,7 @@ def mbgnbd_discounted_expected_purchases(
 ) -> FloatArray:
     """sum_{i=1..n} (E[Y(i*step)] - E[Y((i-1)*step)]) / (1 + d)^i, n = horizon/step, as
     `bgnbd.discounted_expected_purchases` (same contract)."""
-    periods = _periods(horizon, step, discount_rate_per_step)
+    periods = steps_in_horizon(horizon, step, discount_rate_per_step)
     p = _params(params)
     x, t_x, T = np.broadcast_arrays(as_float_array(x), as_float_array(t_x), as_float_array(T))
     if not _finite(p):
@@ -178,15 +179,6 @@ def mbgnbd_discounted_expected_purchases(
     discount = (1.0 + discount_rate_per_step) ** -np.arange(1, periods + 1, dtype=np.float64)
     per_pair = np.sum(np.diff(if_alive, axis=1) * discount, axis=1)
     return np.asarray(per_pair[inverse] * mbgnbd_p_alive(p, x, t_x, T), dtype=np.float64)
-
-
-def _periods(horizon: float, step: float, discount_rate_per_step: float) -> int:
-    if not (step > 0 and horizon > 0 and discount_rate_per_step > -1):
-        raise ValueError("horizon and step must be positive and discount_rate_per_step > -1")
-    periods = round(horizon / step)
-    if periods < 1 or abs(periods * step - horizon) > 1e-9 * horizon:
-        raise ValueError(f"horizon {horizon} is not a whole number of steps of {step}")
-    return periods
 
 
 def fit_mbgnbd(

@@ -34,6 +34,7 @@ from strata.predict._common import (
     FloatArray,
     as_float_array,
     fit_by_numeric_gradient,
+    steps_in_horizon,
     unique_rows,
     weighted_sum,
 )
@@ -42,7 +43,6 @@ from strata.predict.bgnbd import (
     DEFAULT_MIN_REPEAT_BUYERS,
     _input_problem,
 )
-from strata.predict.mbg_nbd import _periods
 
 
 class ParetoNbdParams(NamedTuple):
@@ -193,7 +193,7 @@ def paretonbd_discounted_expected_purchases(
     """sum_{i=1..n} (E[Y(i*step)] - E[Y((i-1)*step)]) / (1 + d)^i, n = horizon/step, as
     `bgnbd.discounted_expected_purchases` (same contract). The expectation of an alive customer
     has a closed form at every step end, so the sum is exact for the stepped discounting."""
-    periods = _periods(horizon, step, discount_rate_per_step)
+    periods = steps_in_horizon(horizon, step, discount_rate_per_step)
     p = _params(params)
     x, t_x, T = np.broadcast_arrays(as_float_array(x), as_float_array(t_x), as_float_array(T))
     if not _finite(p):

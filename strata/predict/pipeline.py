@@ -1,10 +1,10 @@
 """From the warehouse's buyer summaries to fitted models and per-buyer predictions.
 
-Three models of repeat purchasing are fitted on every build (BG/NBD, Pareto/NBD and the modified
-BG/NBD, strata.predict.models) and one is chosen per shop by the back-test: each is fitted at the
-calibration cut-off (D minus the holdout), predicts every calibration buyer's purchase days in
-the holdout, and the one with the smallest mean absolute error per buyer is used for the
-predictions as of D (docs/predictions.md, "Which model"). Gamma-Gamma gives the spend.
+Three models of repeat purchasing are fitted on every build (BG/NBD, Pareto/NBD and the
+modified BG/NBD, strata.predict.repeat_models) and one is chosen per shop by the back-test: each
+is fitted at the calibration cut-off (D minus the holdout), predicts every calibration buyer's
+purchase days in the holdout, and the one with the smallest mean absolute error per buyer is used
+for the predictions as of D (docs/predictions.md, "Which model"). Gamma-Gamma gives the spend.
 
 The dbt Python models on DuckDB (models/intermediate/predictions/) and the strata CLI on Spark
 (which cannot run dbt Python models) both call these two functions on the same Arrow tables, so
@@ -402,7 +402,7 @@ def _wait_quantile(
 ) -> np.ndarray:
     """The q quantile of the days from the cut-off to the next purchase, counting the chance
     (1 - p_alive) that it never comes: the q / p_alive quantile of the wait of an alive buyer
-    (strata.predict.timing), NaN where q >= p_alive."""
+    (strata.predict.repeat_models), NaN where q >= p_alive."""
     r, alpha = params[0], params[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         level = np.where(p_alive > q, q / p_alive, np.nan)
