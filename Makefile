@@ -10,7 +10,10 @@ DEMO_DIR ?= demo_data
 DEMO_USERS ?= 50000
 DEMO_SEED ?= 42
 FIXTURE_DIR := tests/fixtures/raw
-FIXTURE_DB := warehouse/fixture.duckdb
+# Named strata.duckdb, as the project's warehouse is: dbt names a DuckDB warehouse's tables by its
+# file name ("strata"."marts"."dim_users"), and this build's semantic manifest stays in target/,
+# where MetricFlow's `mf` reads it, for the published warehouse too, after `make test` (README).
+FIXTURE_DB := warehouse/fixture/strata.duckdb
 
 # dbt reads profiles.yml from the repository root.
 export DBT_PROFILES_DIR := $(CURDIR)
@@ -78,7 +81,7 @@ lint-changed: $(STAMP)
 FIXTURE_VARS := '{guard_max_quarantined_share: 1, guard_max_new_quarantined_share: 1}'
 
 dbt-test: $(STAMP)
-	rm -f $(FIXTURE_DB)
+	rm -f $(FIXTURE_DB) && mkdir -p $(dir $(FIXTURE_DB))
 	STRATA_RAW_DIR=$(FIXTURE_DIR) STRATA_DB_PATH=$(FIXTURE_DB) $(BIN)/dbt build --fail-fast \
 		--vars $(FIXTURE_VARS)
 
@@ -164,4 +167,4 @@ bench: $(STAMP)
 		--threads $(BENCH_THREADS) --docs $(BENCH_DOCS)
 
 clean:
-	rm -rf target logs warehouse/*.duckdb warehouse/*.wal warehouse/.tmp warehouse/engines warehouse/bench
+	rm -rf target logs warehouse/*.duckdb warehouse/*.wal warehouse/.tmp warehouse/fixture warehouse/engines warehouse/bench

@@ -27,9 +27,9 @@ from strata.atomic_files import replace_file, write_text_atomic
 from strata.dbt_runner import DbtResult, Progress
 from strata.preflight import RawTable, WarehouseBusy, check_raw_dir, check_warehouse_free
 from strata.project import project_vars
-from strata.publish import PublishError, current_manifest, publish
+from strata.publish import SERVING_DB, PublishError, current_manifest, publish
 from strata.runs import LockHeld, RunRecord, append_run, new_run_id, run_lock
-from strata.settings import ConfigError, Settings
+from strata.settings import DEFAULT_DB_PATH, ConfigError, Settings
 from strata.summary import read_summary
 from strata.var_rules import differing_vars
 
@@ -37,6 +37,10 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 3
+
+# The file profiles.yml's `serving` output reads (relative to the project): the publication of
+# the project's own warehouse, which `mf` queries (README, _share_semantic_manifest).
+MF_SERVING_DB = DEFAULT_DB_PATH.parent / "serving" / DEFAULT_DB_PATH.stem / SERVING_DB
 
 
 @dataclass(frozen=True)
@@ -106,22 +110,29 @@ def _write_build_record(settings: Settings, **fields: Any) -> None:
     write_text_atomic(build_record_file(settings), json.dumps(fields, default=str) + "\n")
 
 
-def _share_semantic_manifest(settings: Settings) -> None:
-    """Leave the build's semantic manifest where MetricFlow's `mf` reads it (the project's
-    `target/`, as a plain `dbt build` would): strata keeps dbt's artifacts per warehouse, under
-    its state folder, so without this `mf query` after `strata run` finds no manifest. The
-    manifest names the tables of the warehouse just built, which `mf` then queries through the
-    profile (STRATA_DB_PATH, by default the same warehouse/strata.duckdb). Written atomically; a
-    project folder that cannot be written (an installed copy) only loses the convenience."""
+def _share_semantic_manifest(settings: Settings, serving_db: Path) -> str | None:
+    """Leave the published build's semantic manifest where MetricFlow's `mf` reads it; returns
+    why not when it could not be written.
+
+    `mf` reads only `<project>/target/semantic_manifest.json` (dbt-metricflow has no option for
+    another path) and queries through profiles.yml: `STRATA_TARGET=serving` is the published copy
+    of the project's warehouse, read-only (README). strata keeps dbt's artifacts per warehouse,
+    under its state folder, so a fresh clone's target/ has none after `make run`. The manifest
+    names its tables by the warehouse's catalog, the file name (`"strata"."marts"."dim_users"`),
+    so it is shared only for the publication that output reads, after it went live: a test's or
+    another `--db` warehouse leaves target/ alone rather than hand `mf` tables it cannot find.
+    Written atomically, so `mf` reads one whole manifest."""
+    project = settings.project_dir
+    if settings.db != project / DEFAULT_DB_PATH or serving_db != project / MF_SERVING_DB:
+        return None
     built = dbt_runner.target_path(settings) / "semantic_manifest.json"
-    if not built.exists():
-        return
-    shared = settings.project_dir / "target" / "semantic_manifest.json"
+    shared = project / "target" / "semantic_manifest.json"
     try:
         shared.parent.mkdir(exist_ok=True)
         write_text_atomic(shared, built.read_text())
-    except OSError:
-        pass
+    except OSError as error:
+        return f"the semantic manifest for mf was not written to {shared}: {error}"
+    return None
 
 
 def _now() -> dt.datetime:
@@ -482,7 +493,6 @@ def _finish(run: _Run) -> RunOutcome:
             "accepted_anomalies": record.accepted_anomalies,
         }  # fmt: skip
         _write_build_record(settings, **build)
-        _share_semantic_manifest(settings)
     elif build.get("status") != "complete":
         # `strata publish` on its own: only a warehouse whose last build completed is whole.
         return _refuse_publish(settings, run.live, record, build)
@@ -637,6 +647,8 @@ def _publish(
         return
     record.published_version = published.version
     _record_published_inputs(settings.db)
+    if problem := _share_semantic_manifest(settings, published.serving_db):
+        outcome.notes.append(problem)
     if published.after_error:
         outcome.notes.append(f"the run report was not written: {published.after_error}")
 
