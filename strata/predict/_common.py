@@ -1,8 +1,10 @@
-"""Helpers shared by the BG/NBD and Gamma-Gamma modules: array coercion, grouping of rows, and
-the maximum-likelihood driver that both fits use (log-scale parameters, never raises)."""
+"""Helpers shared by the prediction models: array coercion, grouping of rows, the input checks
+and maximum-likelihood drivers of the fits (log-scale parameters, never raise), and the
+conditional and discounted expectations built from a model's expectation if alive."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -239,3 +241,125 @@ def steps_in_horizon(horizon: float, step: float, discount_rate_per_step: float)
     if periods < 1 or abs(periods * step - horizon) > 1e-9 * horizon:
         raise ValueError(f"horizon {horizon} is not a whole number of steps of {step}")
     return periods
+
+
+def discounted_if_alive(
+    if_alive: Callable[[FloatArray, FloatArray, FloatArray], FloatArray],
+    x: FloatArray,
+    T: FloatArray,
+    *,
+    horizon: float,
+    step: float,
+    discount_rate_per_step: float,
+) -> FloatArray:
+    """For each (x, T): sum_{i=1..n} (E_i - E_{i-1}) / (1 + d)^i, n = horizon/step, where
+    E_i = if_alive(i*step, x, T) is a model's expected purchases in (T, T + i*step] of a customer
+    alive at T. Evaluated once per distinct (x, T); the models multiply it by their P(alive)."""
+    periods = steps_in_horizon(horizon, step, discount_rate_per_step)
+    (ux, uT), inverse = unique_rows(x, T)
+    ends = step * np.arange(periods + 1, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = if_alive(ends[None, :], ux[:, None], uT[:, None])
+    discount = (1.0 + discount_rate_per_step) ** -np.arange(1, periods + 1, dtype=np.float64)
+    return np.sum(np.diff(expected, axis=1) * discount, axis=1)[inverse]
+
+
+def conditional_if_alive(
+    if_alive: Callable[[FloatArray, FloatArray, FloatArray], FloatArray],
+    t: FloatArray,
+    x: FloatArray,
+    T: FloatArray,
+) -> FloatArray:
+    """if_alive(t, x, T) for each row, evaluated once per distinct (t, x, T)."""
+    (ut, ux, uT), inverse = unique_rows(t, x, T)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return if_alive(ut, ux, uT)[inverse]
+
+
+def input_problem(x: FloatArray, t_x: FloatArray, T: FloatArray, weight: FloatArray) -> str:
+    """Why (x, t_x, T, weight) cannot be fitted, or "" when it can."""
+    if not (x.size == t_x.size == T.size == weight.size):
+        return (
+            f"x, t_x, T and weight differ in length ({x.size}, {t_x.size}, {T.size}, {weight.size})"
+        )
+    for name, values in (("x", x), ("t_x", t_x), ("T", T), ("weight", weight)):
+        if not np.all(np.isfinite(values)):
+            return f"{name} has NaN or infinite values"
+        if np.any(values < 0):
+            return f"{name} has negative values"
+    if np.any(x != np.floor(x)):
+        return "x (repeat purchases) must be whole numbers"
+    if np.any(t_x > T):
+        return "t_x (recency) exceeds T (age) for some customers"
+    if np.any((x == 0) & (t_x != 0)):
+        return "t_x must be 0 for customers with x = 0"
+    return ""
+
+
+@dataclass(frozen=True)
+class NumericFit:
+    """What `fit_numerically` found; `params` NaN unless `converged` (`message` says why)."""
+
+    params: tuple[float, ...]
+    log_likelihood: float
+    n_customers: float
+    n_repeat_buyers: float
+    converged: bool
+    message: str
+    iterations: int
+
+
+def fit_numerically(
+    log_likelihood: Callable[[FloatArray, FloatArray, FloatArray, FloatArray], FloatArray],
+    x: npt.ArrayLike,
+    t_x: npt.ArrayLike,
+    T: npt.ArrayLike,
+    weight: npt.ArrayLike | None,
+    *,
+    names: tuple[str, ...],
+    start: Callable[[FloatArray, FloatArray, FloatArray, float], FloatArray],
+    max_iterations: int,
+    min_repeat_buyers: float,
+) -> NumericFit:
+    """Maximum likelihood for a model of (x, t_x, T) whose per-customer log-likelihood is
+    `log_likelihood(params, x, t_x, T)`, with `weight` customers per row: the refusals of the
+    BG/NBD's fit (invalid input, no customers, too few repeat buyers), then L-BFGS-B over the
+    log-parameters with a central-difference gradient, from `start(x, T, weight, n)`. The
+    likelihood is summed over distinct sorted (x, t_x, T), so neither the fit nor its last digit
+    depends on the order the customers came in. Never raises."""
+    nan = (math.nan,) * len(names)
+    n, repeat = 0.0, 0.0
+    try:
+        xs, txs, Ts = as_float_array(x), as_float_array(t_x), as_float_array(T)
+        ws = np.ones_like(xs) if weight is None else as_float_array(weight)
+        problem = input_problem(xs, txs, Ts, ws)
+        if problem:
+            return NumericFit(nan, math.nan, n, repeat, False, problem, 0)
+        keep = ws > 0
+        xs, txs, Ts, ws = xs[keep], txs[keep], Ts[keep], ws[keep]
+        n, repeat = float(ws.sum()), float(ws[xs > 0].sum())
+        if n == 0:
+            return NumericFit(nan, math.nan, n, repeat, False, "no customers", 0)
+        if repeat < min_repeat_buyers:
+            message = (
+                f"fewer than {min_repeat_buyers:g} repeat buyers ({repeat:g}): "
+                "the dropout process cannot be estimated"
+            )
+            return NumericFit(nan, math.nan, n, repeat, False, message, 0)
+        first = start(xs, Ts, ws, n)
+        (ux, utx, uT), inverse = unique_rows(xs, txs, Ts)
+        uw = np.bincount(inverse, ws, minlength=ux.size)
+
+        def mean_log_likelihood(theta: FloatArray) -> float:
+            return weighted_sum(uw, log_likelihood(np.exp(theta), ux, utx, uT)) / n
+
+        optimum = fit_by_numeric_gradient(mean_log_likelihood, first, names, max_iterations, n)
+        if not optimum.converged:
+            return NumericFit(nan, math.nan, n, repeat, False, optimum.message, optimum.iterations)
+        fitted = tuple(float(value) for value in np.exp(optimum.log_params))
+        total = weighted_sum(uw, log_likelihood(np.array(fitted), ux, utx, uT))
+        return NumericFit(fitted, total, n, repeat, True, "", optimum.iterations)
+    except Exception as exc:  # the contract: one bad segment must not stop a batch of fits
+        return NumericFit(
+            nan, math.nan, n, repeat, False, f"fit failed: {type(exc).__name__}: {exc}", 0
+        )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -31,6 +32,9 @@ from strata.predict._common import (
     FloatArray,
     IntArray,
     as_float_array,
+    conditional_if_alive,
+    discounted_if_alive,
+    input_problem,
     maximise,
     steps_in_horizon,
     unique_rows,
@@ -274,10 +278,8 @@ def bgnbd_conditional_expected_purchases(
     )
     if not _finite(p):
         return np.full(x.shape, np.nan)
-    (ut, ux, uT), inverse = unique_rows(t, x, T)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if_alive = _expected_purchases_if_alive(p, ut, ux, uT)
-    return np.asarray(if_alive[inverse] * bgnbd_p_alive(p, x, t_x, T), dtype=np.float64)
+    if_alive = conditional_if_alive(partial(_expected_purchases_if_alive, p), t, x, T)
+    return np.asarray(if_alive * bgnbd_p_alive(p, x, t_x, T), dtype=np.float64)
 
 
 def discounted_expected_purchases(
@@ -300,38 +302,16 @@ def discounted_expected_purchases(
     1.10 ** (30 / 365) - 1 for 10% a year). horizon must be a whole number of steps. With d = 0
     it equals E[Y(horizon)]. Multiply by the expected spend per purchase to get a CLV.
     """
-    periods = steps_in_horizon(horizon, step, discount_rate_per_step)
+    steps_in_horizon(horizon, step, discount_rate_per_step)
     p = _params(params)
     x, t_x, T = np.broadcast_arrays(as_float_array(x), as_float_array(t_x), as_float_array(T))
     if not _finite(p):
         return np.full(x.shape, np.nan)
-    (ux, uT), inverse = unique_rows(x, T)
-    ends = step * np.arange(periods + 1, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if_alive = _expected_purchases_if_alive(p, ends[None, :], ux[:, None], uT[:, None])
-    discount = (1.0 + discount_rate_per_step) ** -np.arange(1, periods + 1, dtype=np.float64)
-    per_pair = np.sum(np.diff(if_alive, axis=1) * discount, axis=1)
-    return np.asarray(per_pair[inverse] * bgnbd_p_alive(p, x, t_x, T), dtype=np.float64)
-
-
-def _input_problem(x: FloatArray, t_x: FloatArray, T: FloatArray, weight: FloatArray) -> str:
-    """Why (x, t_x, T, weight) cannot be fitted, or "" when it can."""
-    if not (x.size == t_x.size == T.size == weight.size):
-        return (
-            f"x, t_x, T and weight differ in length ({x.size}, {t_x.size}, {T.size}, {weight.size})"
-        )
-    for name, values in (("x", x), ("t_x", t_x), ("T", T), ("weight", weight)):
-        if not np.all(np.isfinite(values)):
-            return f"{name} has NaN or infinite values"
-        if np.any(values < 0):
-            return f"{name} has negative values"
-    if np.any(x != np.floor(x)):
-        return "x (repeat purchases) must be whole numbers"
-    if np.any(t_x > T):
-        return "t_x (recency) exceeds T (age) for some customers"
-    if np.any((x == 0) & (t_x != 0)):
-        return "t_x must be 0 for customers with x = 0"
-    return ""
+    discounted = discounted_if_alive(
+        partial(_expected_purchases_if_alive, p), x, T,
+        horizon=horizon, step=step, discount_rate_per_step=discount_rate_per_step,
+    )  # fmt: skip
+    return np.asarray(discounted * bgnbd_p_alive(p, x, t_x, T), dtype=np.float64)
 
 
 class _GroupedData:
@@ -424,7 +404,7 @@ def fit_bgnbd(
     try:
         xs, txs, Ts = as_float_array(x), as_float_array(t_x), as_float_array(T)
         ws = np.ones_like(xs) if weight is None else as_float_array(weight)
-        problem = _input_problem(xs, txs, Ts, ws)
+        problem = input_problem(xs, txs, Ts, ws)
         if problem:
             return _failed(problem, n_customers, n_repeat)
         keep = ws > 0

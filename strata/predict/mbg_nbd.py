@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -27,9 +28,10 @@ from scipy import special
 from strata.predict._common import (
     FloatArray,
     as_float_array,
-    fit_by_numeric_gradient,
+    conditional_if_alive,
+    discounted_if_alive,
+    fit_numerically,
     steps_in_horizon,
-    unique_rows,
     weighted_sum,
 )
 from strata.predict.bgnbd import (
@@ -37,7 +39,6 @@ from strata.predict.bgnbd import (
     DEFAULT_MIN_REPEAT_BUYERS,
     BgNbdParams,
     _expected_purchases_if_alive,
-    _input_problem,
 )
 
 
@@ -149,10 +150,8 @@ def mbgnbd_conditional_expected_purchases(
     )
     if not _finite(p):
         return np.full(x.shape, np.nan)
-    (ut, ux, uT), inverse = unique_rows(t, x, T)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if_alive = _if_alive(p, ut, ux, uT)
-    return np.asarray(if_alive[inverse] * mbgnbd_p_alive(p, x, t_x, T), dtype=np.float64)
+    if_alive = conditional_if_alive(partial(_if_alive, p), t, x, T)
+    return np.asarray(if_alive * mbgnbd_p_alive(p, x, t_x, T), dtype=np.float64)
 
 
 def mbgnbd_discounted_expected_purchases(
@@ -167,18 +166,16 @@ def mbgnbd_discounted_expected_purchases(
 ) -> FloatArray:
     """sum_{i=1..n} (E[Y(i*step)] - E[Y((i-1)*step)]) / (1 + d)^i, n = horizon/step, as
     `bgnbd.discounted_expected_purchases` (same contract)."""
-    periods = steps_in_horizon(horizon, step, discount_rate_per_step)
+    steps_in_horizon(horizon, step, discount_rate_per_step)
     p = _params(params)
     x, t_x, T = np.broadcast_arrays(as_float_array(x), as_float_array(t_x), as_float_array(T))
     if not _finite(p):
         return np.full(x.shape, np.nan)
-    (ux, uT), inverse = unique_rows(x, T)
-    ends = step * np.arange(periods + 1, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if_alive = _if_alive(p, ends[None, :], ux[:, None], uT[:, None])
-    discount = (1.0 + discount_rate_per_step) ** -np.arange(1, periods + 1, dtype=np.float64)
-    per_pair = np.sum(np.diff(if_alive, axis=1) * discount, axis=1)
-    return np.asarray(per_pair[inverse] * mbgnbd_p_alive(p, x, t_x, T), dtype=np.float64)
+    discounted = discounted_if_alive(
+        partial(_if_alive, p), x, T,
+        horizon=horizon, step=step, discount_rate_per_step=discount_rate_per_step,
+    )  # fmt: skip
+    return np.asarray(discounted * mbgnbd_p_alive(p, x, t_x, T), dtype=np.float64)
 
 
 def fit_mbgnbd(
@@ -192,47 +189,18 @@ def fit_mbgnbd(
 ) -> MbgNbdFit:
     """Maximum-likelihood MBG/NBD fit on grouped (x, t_x, T) with `weight` customers each, over
     the log-parameters with L-BFGS-B and a central-difference gradient of the closed-form
-    likelihood. Never raises; the same refusals as `fit_bgnbd` (strata.predict._common)."""
-    nan = math.nan
+    likelihood (strata.predict._common.fit_numerically: the refusals of `fit_bgnbd`, never
+    raises). Starts from r = a = b = 1 and alpha from the observed purchase rate."""
 
-    def failed(message: str, n: float = 0.0, repeat: float = 0.0, it: int = 0) -> MbgNbdFit:
-        return MbgNbdFit(nan, nan, nan, nan, nan, n, repeat, False, message, it)
-
-    try:
-        xs, txs, Ts = as_float_array(x), as_float_array(t_x), as_float_array(T)
-        ws = np.ones_like(xs) if weight is None else as_float_array(weight)
-        problem = _input_problem(xs, txs, Ts, ws)
-        if problem:
-            return failed(problem)
-        keep = ws > 0
-        xs, txs, Ts, ws = xs[keep], txs[keep], Ts[keep], ws[keep]
-        n, repeat = float(ws.sum()), float(ws[xs > 0].sum())
-        if n == 0:
-            return failed("no customers")
-        if repeat < min_repeat_buyers:
-            return failed(
-                f"fewer than {min_repeat_buyers:g} repeat buyers ({repeat:g}): "
-                "the dropout process cannot be estimated",
-                n,
-                repeat,
-            )
+    def start(xs: FloatArray, Ts: FloatArray, ws: FloatArray, n: float) -> FloatArray:
         rate = weighted_sum(ws, xs) / max(weighted_sum(ws, Ts), 1e-12)
-        start = np.log([1.0, 1.0 / max(rate, 1e-12), 1.0, 1.0])
-        # distinct (x, t_x, T), sorted: the sums, and so the fit to the last digit, do not
-        # depend on the order the buyers came in (an incremental build equals a fresh one)
-        (xs, txs, Ts), inverse = unique_rows(xs, txs, Ts)
-        ws = np.bincount(inverse, ws, minlength=xs.size)
+        return np.log([1.0, 1.0 / max(rate, 1e-12), 1.0, 1.0])
 
-        def mean_log_likelihood(theta: FloatArray) -> float:
-            return weighted_sum(ws, mbgnbd_log_likelihood(np.exp(theta), xs, txs, Ts)) / n
-
-        optimum = fit_by_numeric_gradient(
-            mean_log_likelihood, start, ("r", "alpha", "a", "b"), max_iterations, n
-        )
-        if not optimum.converged:
-            return failed(optimum.message, n, repeat, optimum.iterations)
-        fitted = MbgNbdParams(*(float(value) for value in np.exp(optimum.log_params)))
-        log_likelihood = weighted_sum(ws, mbgnbd_log_likelihood(fitted, xs, txs, Ts))
-        return MbgNbdFit(*fitted, log_likelihood, n, repeat, True, "", optimum.iterations)
-    except Exception as exc:  # the contract: one bad segment must not stop a batch of fits
-        return failed(f"fit failed: {type(exc).__name__}: {exc}")
+    found = fit_numerically(
+        mbgnbd_log_likelihood, x, t_x, T, weight, names=("r", "alpha", "a", "b"), start=start,
+        max_iterations=max_iterations, min_repeat_buyers=min_repeat_buyers,
+    )  # fmt: skip
+    return MbgNbdFit(
+        *found.params, found.log_likelihood, found.n_customers, found.n_repeat_buyers,
+        found.converged, found.message, found.iterations,
+    )  # fmt: skip

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -33,16 +34,12 @@ from scipy import special
 from strata.predict._common import (
     FloatArray,
     as_float_array,
-    fit_by_numeric_gradient,
+    discounted_if_alive,
+    fit_numerically,
     steps_in_horizon,
-    unique_rows,
     weighted_sum,
 )
-from strata.predict.bgnbd import (
-    DEFAULT_MAX_ITERATIONS,
-    DEFAULT_MIN_REPEAT_BUYERS,
-    _input_problem,
-)
+from strata.predict.bgnbd import DEFAULT_MAX_ITERATIONS, DEFAULT_MIN_REPEAT_BUYERS
 
 
 class ParetoNbdParams(NamedTuple):
@@ -193,18 +190,16 @@ def paretonbd_discounted_expected_purchases(
     """sum_{i=1..n} (E[Y(i*step)] - E[Y((i-1)*step)]) / (1 + d)^i, n = horizon/step, as
     `bgnbd.discounted_expected_purchases` (same contract). The expectation of an alive customer
     has a closed form at every step end, so the sum is exact for the stepped discounting."""
-    periods = steps_in_horizon(horizon, step, discount_rate_per_step)
+    steps_in_horizon(horizon, step, discount_rate_per_step)
     p = _params(params)
     x, t_x, T = np.broadcast_arrays(as_float_array(x), as_float_array(t_x), as_float_array(T))
     if not _finite(p):
         return np.full(x.shape, np.nan)
-    (ux, uT), inverse = unique_rows(x, T)
-    ends = step * np.arange(periods + 1, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if_alive = _if_alive(p, ends[None, :], ux[:, None], uT[:, None])
-    discount = (1.0 + discount_rate_per_step) ** -np.arange(1, periods + 1, dtype=np.float64)
-    per_pair = np.sum(np.diff(if_alive, axis=1) * discount, axis=1)
-    return np.asarray(per_pair[inverse] * paretonbd_p_alive(p, x, t_x, T), dtype=np.float64)
+    discounted = discounted_if_alive(
+        partial(_if_alive, p), x, T,
+        horizon=horizon, step=step, discount_rate_per_step=discount_rate_per_step,
+    )  # fmt: skip
+    return np.asarray(discounted * paretonbd_p_alive(p, x, t_x, T), dtype=np.float64)
 
 
 def fit_paretonbd(
@@ -217,48 +212,20 @@ def fit_paretonbd(
     min_repeat_buyers: float = DEFAULT_MIN_REPEAT_BUYERS,
 ) -> ParetoNbdFit:
     """Maximum-likelihood Pareto/NBD fit on grouped (x, t_x, T) with `weight` customers each,
-    over the log-parameters with L-BFGS-B and a central-difference gradient. The likelihood is
-    evaluated on distinct (x, t_x, T) only. Never raises; the refusals of `fit_bgnbd`. Starts
+    over the log-parameters with L-BFGS-B and a central-difference gradient
+    (strata.predict._common.fit_numerically: the refusals of `fit_bgnbd`, never raises). Starts
     from r = s = 1, alpha from the observed purchase rate and beta from the mean age."""
-    nan = math.nan
 
-    def failed(message: str, n: float = 0.0, repeat: float = 0.0, it: int = 0) -> ParetoNbdFit:
-        return ParetoNbdFit(nan, nan, nan, nan, nan, n, repeat, False, message, it)
-
-    try:
-        xs, txs, Ts = as_float_array(x), as_float_array(t_x), as_float_array(T)
-        ws = np.ones_like(xs) if weight is None else as_float_array(weight)
-        problem = _input_problem(xs, txs, Ts, ws)
-        if problem:
-            return failed(problem)
-        keep = ws > 0
-        xs, txs, Ts, ws = xs[keep], txs[keep], Ts[keep], ws[keep]
-        n, repeat = float(ws.sum()), float(ws[xs > 0].sum())
-        if n == 0:
-            return failed("no customers")
-        if repeat < min_repeat_buyers:
-            return failed(
-                f"fewer than {min_repeat_buyers:g} repeat buyers ({repeat:g}): "
-                "the dropout process cannot be estimated",
-                n,
-                repeat,
-            )
-        (ux, utx, uT), inverse = unique_rows(xs, txs, Ts)
-        uw = np.bincount(inverse, ws, minlength=ux.size)
+    def start(xs: FloatArray, Ts: FloatArray, ws: FloatArray, n: float) -> FloatArray:
         mean_T = weighted_sum(ws, Ts) / n
         rate = weighted_sum(ws, xs) / max(weighted_sum(ws, Ts), 1e-12)
-        start = np.log([1.0, 1.0 / max(rate, 1e-12), 1.0, max(mean_T, 1e-6)])
+        return np.log([1.0, 1.0 / max(rate, 1e-12), 1.0, max(mean_T, 1e-6)])
 
-        def mean_log_likelihood(theta: FloatArray) -> float:
-            return weighted_sum(uw, paretonbd_log_likelihood(np.exp(theta), ux, utx, uT)) / n
-
-        optimum = fit_by_numeric_gradient(
-            mean_log_likelihood, start, ("r", "alpha", "s", "beta"), max_iterations, n
-        )
-        if not optimum.converged:
-            return failed(optimum.message, n, repeat, optimum.iterations)
-        fitted = ParetoNbdParams(*(float(value) for value in np.exp(optimum.log_params)))
-        log_likelihood = weighted_sum(uw, paretonbd_log_likelihood(fitted, ux, utx, uT))
-        return ParetoNbdFit(*fitted, log_likelihood, n, repeat, True, "", optimum.iterations)
-    except Exception as exc:  # the contract: one bad segment must not stop a batch of fits
-        return failed(f"fit failed: {type(exc).__name__}: {exc}")
+    found = fit_numerically(
+        paretonbd_log_likelihood, x, t_x, T, weight, names=("r", "alpha", "s", "beta"),
+        start=start, max_iterations=max_iterations, min_repeat_buyers=min_repeat_buyers,
+    )  # fmt: skip
+    return ParetoNbdFit(
+        *found.params, found.log_likelihood, found.n_customers, found.n_repeat_buyers,
+        found.converged, found.message, found.iterations,
+    )  # fmt: skip

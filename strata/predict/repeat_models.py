@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from strata.predict._common import FloatArray, as_float_array
+from strata.predict._common import FloatArray, NumericFit, as_float_array
 from strata.predict.bgnbd import (
     bgnbd_conditional_expected_purchases,
     bgnbd_p_alive,
@@ -40,18 +40,8 @@ from strata.predict.pareto_nbd import (
     paretonbd_p_alive,
 )
 
-
-@dataclass(frozen=True)
-class RepeatFit:
-    """A fit of any of the models: `params` in the model's `param_names` order."""
-
-    params: tuple[float, ...]
-    log_likelihood: float
-    n_customers: float
-    n_repeat_buyers: float
-    converged: bool
-    message: str
-    iterations: int
+# A fit of any of the models: `params` in the model's `param_names` order.
+RepeatFit = NumericFit
 
 
 @dataclass(frozen=True)
