@@ -287,3 +287,26 @@ def test_the_fixture_compares_like_with_like(tmp_path: Path, as_of: str) -> None
     month = check_month_of(db, days, dt.date.fromisoformat(as_of))
     line = growth_lines(month)[1]
     assert line.startswith(f"  new {month['new_users']:,} vs {month['comparison_new_users']:,};")
+
+
+def test_a_furniture_shop_builds_with_its_few_orders(tmp_path: Path) -> None:
+    """A shop whose customers buy every 1,000 days: its last day with an order is the as-of date
+    (too few orders to judge the hour a day ends), and with too few repeat buyers for a
+    back-test the first model that fitted as of D is chosen, its data tests passing."""
+    generate_rhythm_shop(600, 3, dt.date(2026, 12, 4), tmp_path / "raw", mean_gap_days=1000.0)
+    db = build(
+        tmp_path / "raw",
+        tmp_path,
+        "+fct_customer_model_fits +rpt_purchase_gaps +int_as_of_dates_resolved",
+        data_tests=True,
+    )
+    resolved = one(db, "select * from intermediate.int_as_of_dates_resolved")
+    assert resolved["as_of_date"] == resolved["latest_activity_date"]
+    assert resolved["day_complete_after_seconds"] is None
+    gaps = one(db, "select * from marts.rpt_purchase_gaps")
+    assert not gaps["has_enough_gaps"] and gaps["thresholds_source"] == "vars"
+    chosen = rows(
+        db,
+        "select purpose, is_converged from marts.fct_customer_model_fits where is_chosen",
+    )
+    assert ("current", True) in chosen

@@ -113,6 +113,7 @@ RULES: dict[str, Rule] = {
     "accept_anomalies": Rule("bool"),
     "complete_day_share": Rule("number", 0.5, 1),
     "complete_day_lookback_days": Rule("int", 1, 366),
+    "complete_day_min_events": Rule("int", 1),
     "rfm_window_days": Rule("int", 1, 36_500, nullable=True),
     "activity_windows": Rule("int_list", 1, 36_500),
     "engagement_recent_days": DAYS,

@@ -7,7 +7,9 @@
 -- days before the latest one. Data that ends at 04:01 on a grocery's day, when 95% of a usual
 -- day's baskets come later, leaves that day partial, and D is the day before: four hours must
 -- not reshuffle the recency scores (docs/segments.md, "A partial last day"). A shop with too
--- little history to tell (no activity in those days) has its latest day counted complete. A given
+-- little recent activity to tell (fewer than var complete_day_min_events orders and sessions in
+-- those days: a furniture shop's few orders say nothing about the hour its day ends) has its
+-- latest day counted complete. A given
 -- D that is such a partial day is kept, flagged (is_as_of_day_partial) and named in the run's
 -- warnings; its R scores are then taken against the day before (int_users_scored).
 --
@@ -24,6 +26,7 @@
 {%- endif %}
 {%- set share = var('complete_day_share') %}
 {%- set lookback = var('complete_day_lookback_days') %}
+{%- set min_events = var('complete_day_min_events') %}
 {%- set given = env_var('STRATA_AS_OF_DATE', '') | trim or none %}
 {%- if given is not none and not modules.re.match('^\d{4}-\d{2}-\d{2}$', given | string) %}
     {{ exceptions.raise_compiler_error(
@@ -66,7 +69,8 @@ rhythm as (
         {{ quantile_cont(
             'hour(events.event_at) * 3600 + minute(events.event_at) * 60'
             ~ ' + second(events.event_at)', share
-        ) }} as day_complete_after_seconds
+        ) }} as day_complete_after_seconds,
+        count(*) as recent_events
     from events
     cross join latest
     where
@@ -78,8 +82,11 @@ judged as (
     select
         latest.latest_activity_date,
         latest.latest_activity_at,
-        rhythm.day_complete_after_seconds,
-        coalesce(
+        case
+            when rhythm.recent_events >= {{ min_events }} then rhythm.day_complete_after_seconds
+        end as day_complete_after_seconds,
+        rhythm.recent_events < {{ min_events }}
+        or coalesce(
             hour(latest.latest_activity_at) * 3600 + minute(latest.latest_activity_at) * 60
             + second(latest.latest_activity_at)
             >= rhythm.day_complete_after_seconds,
