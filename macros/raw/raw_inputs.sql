@@ -130,7 +130,8 @@
         counts (the slots left over are dropped below). -#}
     {% set first_lines = run_query(
         'select * from read_csv(' ~ path ~ ", columns = {'line': 'VARCHAR'}, header = false, "
-        ~ "auto_detect = false, delim = chr(30), quote = '', escape = '', strict_mode = false) "
+        ~ "auto_detect = false, delim = chr(30), quote = '', escape = '', strict_mode = false, "
+        ~ "hive_partitioning = false) "
         ~ "limit 50"
     ) %}
     {% if first_lines.rows | length == 0 or first_lines.rows[0][0] is none %}
@@ -151,6 +152,7 @@
     {% set header = run_query(
         'select * from read_csv(' ~ path ~ ', columns = {' ~ slots | join(', ') ~ '}, '
         ~ 'header = false, auto_detect = false, null_padding = true, strict_mode = false, '
+        ~ 'hive_partitioning = false, '
         ~ dialect ~ ') limit 1'
     ) %}
     {% set names = [] %}
@@ -173,6 +175,7 @@
             {{ path }},
             auto_detect = false,
             header = true,
+            hive_partitioning = false,
             {{ dialect }},
             columns = { {{- columns_spec | join(', ') -}} }
         )
