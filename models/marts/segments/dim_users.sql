@@ -25,6 +25,10 @@ predictions as (
     where purpose = 'current'
 ),
 
+platforms as (
+    select * from {{ ref('int_users_last_platform') }}
+),
+
 -- Churn risk from P(alive), and the predicted-CLV decile among the buyers with a prediction.
 predicted as (
     select
@@ -95,6 +99,7 @@ staged as (
         {% endfor -%}
         intents.expected_average_order_value,
         intents.predicted_clv,
+        cast(intents.clv_decile as integer) as predicted_clv_decile,
         intents.churn_risk,
         intents.intent_segment,
         intents.purchase_model,
@@ -104,12 +109,15 @@ staged as (
                 'measured.as_of_date'
             ) }} as date) as next_purchase_{{ bound }}_on,
         {% endfor -%}
-        intents.next_purchase_days_p50
+        intents.next_purchase_days_p50,
+        coalesce(platforms.last_platform, 'none') as last_platform
     from measured
     left join scored
         on measured.user_id = scored.user_id
     left join intents
         on measured.user_id = intents.user_id
+    left join platforms
+        on measured.user_id = platforms.user_id
 ),
 
 -- The play a user gets: their lifecycle stage's, or their RFM segment's when the stage has none.
@@ -167,6 +175,7 @@ final as (
         {% endfor -%}
         play_keyed.expected_average_order_value,
         play_keyed.predicted_clv,
+        play_keyed.predicted_clv_decile,
         play_keyed.churn_risk,
         play_keyed.intent_segment,
         intent_play.recommended_action as intent_action,
@@ -219,7 +228,8 @@ final as (
         play_keyed.engagement_baseline,
         play_keyed.engagement_ratio,
         play_keyed.last_gap_days,
-        play_keyed.has_open_cart
+        play_keyed.has_open_cart,
+        play_keyed.last_platform
     from play_keyed
     left join playbook as play
         on
