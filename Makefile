@@ -80,10 +80,15 @@ lint-changed: $(STAMP)
 # are dirt by design, so the quarantined-share guard is lifted for it (pytest tests the guards).
 FIXTURE_VARS := '{guard_max_quarantined_share: 1, guard_max_new_quarantined_share: 1}'
 
+# The fixture's audiences (tests/fixtures/audiences), checked and turned into var audiences by the
+# CLI, as `strata run` does with audiences/*.yml (docs/audiences.md).
+FIXTURE_AUDIENCES := tests/fixtures/audiences
+
 dbt-test: $(STAMP)
 	rm -f $(FIXTURE_DB) && mkdir -p $(dir $(FIXTURE_DB))
 	STRATA_RAW_DIR=$(FIXTURE_DIR) STRATA_DB_PATH=$(FIXTURE_DB) $(BIN)/dbt build --fail-fast \
-		--vars $(FIXTURE_VARS)
+		--vars "$$($(BIN)/strata audiences vars --dir $(FIXTURE_AUDIENCES) --raw-dir $(FIXTURE_DIR) \
+		--vars $(FIXTURE_VARS))"
 
 # The semantic layer (models/marts/semantic): MetricFlow validates every semantic model, dimension,
 # measure and metric, and queries each against the fixture warehouse dbt-test just built.

@@ -16,6 +16,9 @@ from strata.locking import FileLock
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FIXTURE_RAW = PROJECT_DIR / "tests" / "fixtures" / "raw"
+# The fixture's audiences (one of each kind, counted by hand in pytests/test_audiences.py); other
+# builds read the project's audiences/, which need no file beside orders.
+FIXTURE_AUDIENCES = PROJECT_DIR / "tests" / "fixtures" / "audiences"
 # Every warehouse a test builds has this file name, in a folder of its own: dbt's parse cache is
 # kept per warehouse file name (strata/dbt_runner.py), so every build after the first starts
 # from a parsed project instead of parsing it again.
@@ -43,8 +46,10 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 
 
 @pytest.fixture
-def raw_dir(tmp_path: Path) -> Path:
-    """A private copy of the committed fixture's raw CSV files."""
+def raw_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the committed fixture's raw CSV files (and the fixture's audiences, whose
+    uploaded list is one of those files)."""
+    monkeypatch.setenv("STRATA_AUDIENCES_DIR", str(FIXTURE_AUDIENCES))
     target = tmp_path / "raw"
     shutil.copytree(FIXTURE_RAW, target)
     return target
@@ -81,7 +86,9 @@ def fixture_run(tmp_path_factory: pytest.TempPathFactory, _isolated_settings: No
             shutil.copytree(FIXTURE_RAW, work / "raw")
             db = work / "warehouse" / WAREHOUSE
             result = CliRunner().invoke(
-                main, ["run", "--raw-dir", str(work / "raw"), "--db", str(db)]
+                main,
+                ["run", "--raw-dir", str(work / "raw"), "--db", str(db)],
+                env={"STRATA_AUDIENCES_DIR": str(FIXTURE_AUDIENCES)},
             )
             assert result.exit_code == 0, result.output
             done.write_text(json.dumps({"db": str(db), "output": result.output}))
@@ -96,11 +103,15 @@ def fixture_warehouse(fixture_run: FixtureRun) -> Path:
 
 
 @pytest.fixture
-def published_copy(fixture_run: FixtureRun, tmp_path: Path) -> FixtureRun:
+def published_copy(
+    fixture_run: FixtureRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> FixtureRun:
     """A private copy of the golden build, copied by file: its raw folder, its warehouse, the
     warehouse's state (lock, run history, build record, dbt's artifacts) and its serving folder
     with the published version. For tests that start from a built and published warehouse and
-    change it: refusals, publish, status, waiting for the lock."""
+    change it: refusals, publish, status, waiting for the lock. Runs read the fixture's
+    audiences, as the golden build did."""
+    monkeypatch.setenv("STRATA_AUDIENCES_DIR", str(FIXTURE_AUDIENCES))
     raw = tmp_path / "raw"
     shutil.copytree(fixture_run.raw, raw)
     shutil.copytree(fixture_run.db.parent, tmp_path / "warehouse", symlinks=True)

@@ -21,6 +21,7 @@ from typing import Any
 import click
 import yaml
 
+from strata.audiences import commands as audiences_commands
 from strata.orchestrate import (
     EXIT_FAILED,
     EXIT_OK,
@@ -669,3 +670,7 @@ def schedule(
 
 if __name__ == "__main__":
     main()
+
+
+# `strata audiences check|vars|list|show|export` (strata/audiences/commands.py).
+main.add_command(audiences_commands.audiences)

@@ -24,6 +24,9 @@ import duckdb
 from strata import dbt_runner, incremental, spark_predictions
 from strata.alerts import AlertConfig, build_payload, send_alerts
 from strata.atomic_files import replace_file, write_text_atomic
+from strata.audiences.definitions import DefinitionError
+from strata.audiences.definitions import as_vars as audience_vars
+from strata.audiences.definitions import load as load_audiences
 from strata.dbt_runner import DbtResult, Progress
 from strata.preflight import RawTable, WarehouseBusy, check_raw_dir, check_warehouse_free
 from strata.project import project_vars
@@ -310,7 +313,21 @@ def _prepare_dbt(run: _Run) -> None:
         run.notes.append(f"guards relaxed for this run by var(s): {', '.join(relaxed)}")
     if options.accept_anomalies:
         run.dbt_vars["accept_anomalies"] = True
+    if run.builds:
+        run.dbt_vars.update(_audience_vars(settings, options.raw_dir))
     run.dbt_args = list(options.dbt_args)
+
+
+def _audience_vars(settings: Settings, raw_dir: Path | None) -> dict[str, Any]:
+    """var audiences: the definitions of audiences/*.yml, checked before dbt starts. A bad one
+    stops the run (exit 2) naming the file and line; nothing is built or published."""
+    try:
+        audiences = load_audiences(settings.audiences_folder, settings.project_dir, raw_dir)
+    except DefinitionError as error:
+        raise ConfigError(
+            "audience definitions refused, nothing was built:\n  " + "\n  ".join(error.problems)
+        ) from error
+    return audience_vars(audiences)
 
 
 def holdout_rule(dbt_vars: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,8 @@ Layout of ``serving_dir``::
                                    schema and name (marts.dim_users), plus strata_meta.publication
     versions/<version>/            one Parquet file per table (<schema>.<table>.parquet) and a
                                    manifest.json (version, published_at, row counts, columns)
+    versions/<version>/audiences/  each audience's sync-ready export: members, changes since the
+                                   previous version, manifest (strata/audiences/exports.py)
     current -> versions/<version>  symlink to the current version folder
     CURRENT                        the current version's name, for tools that cannot follow links
 
@@ -84,6 +86,7 @@ from strata.atomic_files import (
     replace_symlink,
     write_text_atomic,
 )
+from strata.audiences.exports import AUDIENCES_DIR, write_exports
 from strata.locking import FileLock, LockHeld
 
 __all__ = [
@@ -405,6 +408,22 @@ def _build(
 
         attempt.parquet_tmp.mkdir()
         parquet_rows = _write_parquet(con, tables, attempt.parquet_tmp)
+        # The audiences' sync-ready exports, inside the version folder: they appear with it.
+        previous_version = current_version(attempt.serving_dir)
+        previous = (
+            attempt.serving_dir / VERSIONS_DIR / previous_version / AUDIENCES_DIR
+            if previous_version
+            else None
+        )
+        build["audiences"] = write_exports(
+            con,
+            "build",
+            attempt.parquet_tmp / AUDIENCES_DIR,
+            version=attempt.version,
+            as_of_date=build.get("as_of_date"),
+            previous=previous,
+            previous_version=previous_version,
+        )
         _write_manifest(attempt, warehouse, tables, parquet_rows, published_at, build)
         attempt.finish_parquet()
 
@@ -478,6 +497,8 @@ def _write_manifest(
         # every var the build set away from its default, and whether a guard was relaxed
         "vars": build.get("vars") or {},
         "accepted_anomalies": bool(build.get("accepted_anomalies")),
+        # each audience's export: members sent to, adds and removes since the previous version
+        "audiences": build.get("audiences") or {},
         "tables": {
             table.qualified: {
                 "file": f"{table.qualified}.parquet",

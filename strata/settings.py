@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         description="Spark: exchange folder for predictions [the warehouse's state folder]",
         examples=["s3a://bucket/strata/predictions"],
     )
+    audiences_dir: str | None = Field(
+        None,
+        description="audience definitions, audiences/*.yml [the project's audiences/]",
+        examples=["/srv/shop/audiences"],
+    )
     dbt_vars: dict[str, Any] = Field(
         default_factory=dict,
         description="dbt vars for every run; --vars wins",
@@ -140,6 +145,13 @@ class Settings(BaseSettings):
     @property
     def history_file(self) -> Path:
         return self.state_dir / "runs.jsonl"
+
+    @property
+    def audiences_folder(self) -> Path:
+        """The audience definitions (docs/audiences.md): audiences_dir, else the project's."""
+        if self.audiences_dir:
+            return Path(self.audiences_dir).expanduser().resolve()
+        return self.project_dir / "audiences"
 
     @property
     def serving(self) -> Path:

@@ -4,6 +4,12 @@
 -- e + N after the entry day e (N is var outcome_window_days; the play goes out after the day's
 -- build), the revenue of those days, and whether the window has closed by D. What
 -- rpt_play_outcomes and the semantic layer's conversion metrics aggregate.
+--
+-- Audiences (docs/audiences.md) are measured the same way: every spell of fct_audience_memberships
+-- whose entry is known is an entry into the play `audience:<name>` on the first day the user was
+-- found in it (the day an export would have sent them), held out by the same rule, converting by
+-- the audience's goal (dim_audiences.conversion_goal, purchase by default). A spell that was
+-- already running on the audience's first evaluation day has no known entry and is left out.
 
 {%- set window = var('outcome_window_days') %}
 
@@ -21,19 +27,49 @@ as_of as (
     select * from {{ ref('int_as_of_dates_resolved') }}
 ),
 
+memberships as (
+    select * from {{ ref('fct_audience_memberships') }}
+),
+
+audiences as (
+    select * from {{ ref('dim_audiences') }}
+),
+
+-- Entries into stage plays and into audiences, alike.
+entered as (
+    select
+        event_id,
+        user_id,
+        play_id,
+        'lifecycle_stage' as segment_type,
+        entered_stage as segment,
+        event_date,
+        is_holdout,
+        entered_stage in ('dormant', 'churned') as is_return_play
+    from events
+    union all
+    select
+        memberships.membership_id as event_id,
+        memberships.user_id,
+        audiences.play_id,
+        'audience' as segment_type,
+        memberships.audience_name as segment,
+        memberships.first_found_on as event_date,
+        memberships.is_holdout,
+        audiences.conversion_goal = 'return_to_activity' as is_return_play
+    from memberships
+    inner join audiences
+        on memberships.audience_name = audiences.audience_name
+    where memberships.is_entry_known
+),
+
 -- Each entry with what the user did in the window after it.
 entries as (
     select
-        events.event_id,
-        events.user_id,
-        events.play_id,
-        events.entered_stage,
-        events.event_date,
-        events.is_holdout,
-        events.entered_stage in ('dormant', 'churned') as is_return_play,
-        cast({{ dbt.dateadd('day', window, 'events.event_date') }} as date) <= as_of.as_of_date
+        entered.*,
+        cast({{ dbt.dateadd('day', window, 'entered.event_date') }} as date) <= as_of.as_of_date
             as is_window_closed
-    from events
+    from entered
     cross join as_of
 ),
 
@@ -71,8 +107,8 @@ final as (
         event_id,
         user_id,
         play_id,
-        'lifecycle_stage' as segment_type,
-        entered_stage as segment,
+        segment_type,
+        segment,
         event_date,
         is_holdout,
         case when is_return_play then 'return_to_activity' else 'purchase' end as conversion_goal,

@@ -1,0 +1,1 @@
+"""Audiences: marketer-defined groups (audiences/*.yml), their checks, exports and commands."""
