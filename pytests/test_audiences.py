@@ -451,3 +451,15 @@ def test_audiences_list_show_and_export(fixture_run, tmp_path):
     assert out.read_bytes() == (_current_export(serving) / "lapsed" / "members.csv").read_bytes()
     missing = CliRunner().invoke(main, ["audiences", "show", "nobody", *args])
     assert missing.exit_code == 2 and "no audience 'nobody'" in missing.output
+
+
+def test_the_history_columns_are_the_ones_the_states_model_fills():
+    """definitions.HISTORICAL_COLUMNS decides which audiences have a history; the states model
+    fills those columns on earlier evaluation days. The two lists must agree."""
+    import re
+
+    from strata.audiences.definitions import HISTORICAL_COLUMNS
+
+    sql = (PROJECT_DIR / "models" / "marts" / "audiences" / "int_audience_states.sql").read_text()
+    block = sql.split("{%- set historical = {", 1)[1].split("} %}", 1)[0]
+    assert set(re.findall(r"'(\w+)':", block)) == set(HISTORICAL_COLUMNS)

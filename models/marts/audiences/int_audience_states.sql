@@ -7,6 +7,16 @@
 -- the behaviour windows; an audience reading another column is evaluated on D alone, and
 -- strata.audiences.definitions.HISTORICAL_COLUMNS names the same list.
 
+-- Downstream of the marts it reads (dim_users, the stage history, the RFM snapshots), so it
+-- lives beside the audience marts; built into the intermediate schema, never published.
+{{ config(schema='intermediate', access='protected') }}
+
+-- Every input a rule may read is a parent whatever the definitions, so that the graph (and the
+-- inputs of this model's unit tests) does not change with them:
+-- depends_on: {{ ref('fct_user_rfm_snapshots') }}
+-- depends_on: {{ ref('fct_user_lifecycle_history') }}
+-- depends_on: {{ ref('int_user_days_aggregated') }}
+
 {%- set definitions = audience_definitions() %}
 {%- set inputs = audience_inputs(definitions) %}
 {%- set historical = {

@@ -5,6 +5,10 @@
 -- and its delivery, or the model that chose them. An uploaded list counts from the day it was
 -- delivered (member_since); a model audience is the set of user_ids its model returns on D.
 
+-- Downstream of the marts it reads (dim_users, the stage history, the RFM snapshots), so it
+-- lives beside the audience marts; built into the intermediate schema, never published.
+{{ config(schema='intermediate', access='protected') }}
+
 {%- set definitions = audience_definitions() %}
 {%- set inputs = audience_inputs(definitions) %}
 

@@ -3,6 +3,10 @@
 -- on), so that an audience's history is computed from the data as of each day, like a fresh
 -- build, whatever the sequence of runs. Numbered in date order, each with the day before it.
 
+-- Downstream of the marts it reads (dim_users, the stage history, the RFM snapshots), so it
+-- lives beside the audience marts; built into the intermediate schema, never published.
+{{ config(schema='intermediate', access='protected') }}
+
 {%- set grain = var('rfm_snapshot_grain') %}
 {%- set periods = var('audience_history_periods') %}
 {%- if periods is not number or periods < 0 %}
