@@ -132,31 +132,34 @@ $(SPARK_STAMP): $(STAMP)
 # Builds one raw data set on DuckDB (plain dbt build) and on local Spark (strata run --target
 # spark: the path Spark users take, which also computes the predictions dbt-spark cannot run as
 # Python models) for the same as-of date, then compares every table of both builds row for row.
-# $(1): name, $(2): raw folder, $(3): as-of date. The fixture is dirt by design: its quarantine
+# $(1): name, $(2): raw folder, $(3): as-of date, $(4): audience definitions (the fixture's, with
+# its uploaded list, or the project's). The fixture is dirt by design: its quarantine
 # guards are lifted on both engines.
 SPARK_VARS := {guard_max_quarantined_share: 1, guard_max_new_quarantined_share: 1}
 define compare_engines
 	rm -rf $(SPARK_WORK)/$(1) && mkdir -p $(SPARK_WORK)/$(1)/spark
 	STRATA_RAW_DIR=$(CURDIR)/$(2) STRATA_DB_PATH=$(SPARK_WORK)/$(1)/duckdb.duckdb \
 		STRATA_AS_OF_DATE=$(3) DBT_TARGET_PATH=target/engines-duckdb \
-		$(BIN)/dbt build --quiet --fail-fast --vars '$(SPARK_VARS)'
+		$(BIN)/dbt build --quiet --fail-fast --vars "$$($(BIN)/strata audiences vars --dir $(4) \
+		--raw-dir $(2) --vars '$(SPARK_VARS)')"
 	STRATA_SPARK_DIR=$(CURDIR)/$(SPARK_WORK)/$(1)/spark SPARK_LOCAL_IP=127.0.0.1 \
-		$(BIN)/strata run --target spark --raw-dir $(2) --as-of $(3) --vars '$(SPARK_VARS)' \
-		--db $(SPARK_WORK)/$(1)/spark/state.duckdb
+		STRATA_AUDIENCES_DIR=$(4) $(BIN)/strata run --target spark --raw-dir $(2) --as-of $(3) \
+		--vars '$(SPARK_VARS)' --db $(SPARK_WORK)/$(1)/spark/state.duckdb
 	$(BIN)/python -m tools.engines --duckdb $(SPARK_WORK)/$(1)/duckdb.duckdb \
 		--spark-dir $(SPARK_WORK)/$(1)/spark
 endef
 
 test-spark: install-spark
-	$(call compare_engines,fixture,$(FIXTURE_DIR),$(FIXTURE_AS_OF))
+	$(call compare_engines,fixture,$(FIXTURE_DIR),$(FIXTURE_AS_OF),$(FIXTURE_AUDIENCES))
 	# The unit tests on Spark too, against the tables the fixture build left there.
 	STRATA_RAW_DIR=$(CURDIR)/$(FIXTURE_DIR) STRATA_RAW_FORMAT=csv \
 		STRATA_SPARK_DIR=$(CURDIR)/$(SPARK_WORK)/fixture/spark DBT_TARGET_PATH=target/engines-spark \
-		SPARK_LOCAL_IP=127.0.0.1 $(BIN)/dbt test --quiet --target spark --select "test_type:unit"
+		SPARK_LOCAL_IP=127.0.0.1 $(BIN)/dbt test --quiet --target spark --select "test_type:unit" \
+		--vars "$$($(BIN)/strata audiences vars --dir $(FIXTURE_AUDIENCES) --raw-dir $(FIXTURE_DIR))"
 	rm -rf $(SPARK_WORK)/demo-data
 	$(BIN)/strata generate --users $(SPARK_DEMO_USERS) --seed $(SPARK_DEMO_SEED) \
 		--end-date $(SPARK_DEMO_END) --out $(SPARK_WORK)/demo-data
-	$(call compare_engines,demo,$(SPARK_WORK)/demo-data,$(SPARK_DEMO_AS_OF))
+	$(call compare_engines,demo,$(SPARK_WORK)/demo-data,$(SPARK_DEMO_AS_OF),audiences)
 	$(BIN)/strata status --db $(SPARK_WORK)/demo/spark/state.duckdb --limit 1
 
 # ---- Benchmark (issue #9, docs/benchmarks.md): prints figures, asserts none ----

@@ -668,9 +668,9 @@ def schedule(
     sys.exit(code)
 
 
-if __name__ == "__main__":
-    main()
-
-
 # `strata audiences check|vars|list|show|export` (strata/audiences/commands.py).
 main.add_command(audiences_commands.audiences)
+
+
+if __name__ == "__main__":
+    main()

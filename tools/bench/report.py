@@ -213,6 +213,9 @@ def issue_figures(results: list[SizeResult], headline_users: int) -> list[str]:
                 f" cut-off, every buyer scored): {head.prediction_seconds:.1f} s"
                 " (issue #16 target: at most 20 s)"
             )
+    head = next((r for r in sized if r.users == headline_users), None) if sized else None
+    if head is not None:
+        lines.append(audience_line(head))
     big = next((r for r in results if r.ten_m_slot), None)
     if big is None:
         lines.append("- 10M users: not run (make bench BENCH_10M=1)")
@@ -235,6 +238,23 @@ def issue_figures(results: list[SizeResult], headline_users: int) -> list[str]:
             f"{big.agreement})"
         )
     return lines
+
+
+def audience_line(r: SizeResult) -> str:
+    """Issue #25: ten typical audiences and their exports against the full build."""
+    if r.audience_error:
+        return f"- ten typical audiences: failed ({r.audience_error})"
+    if r.audience_seconds is None:
+        return "- ten typical audiences: not measured"
+    assert r.audience_models and r.audience_exports
+    share = r.audience_seconds / r.full_build_seconds if r.full_build_seconds else None
+    return (
+        f"- ten typical audiences (bench/audiences/typical.yml) and their exports: models "
+        f"{r.audience_models.model_seconds:.1f} s + exports {r.audience_exports.seconds:.1f} s "
+        f"({r.audience_members:,} members exported) = {r.audience_seconds:.1f} s: "
+        f"**{'n/a' if share is None else f'{share:.1%}'}** of the full build "
+        f"({r.full_build_seconds:.1f} s; issue #25 aim: under 10%)"
+    )
 
 
 def render(

@@ -38,6 +38,12 @@ PHASES = ("parse", "staging", "intermediate", "marts", "tests", "publish")
 # The dbt Python models that fit the customer models and score the buyers (DuckDB).
 PREDICTION_MODELS = ("int_customer_models_fitted", "int_buyer_predictions_scored")
 BUILD_PHASES = ("staging", "intermediate", "marts")
+# The ten typical audiences (issue #25) and the models that evaluate them.
+AUDIENCES = Path("bench") / "audiences"
+AUDIENCE_MODELS = (
+    "path:models/marts/audiences",
+    "path:models/audiences",
+)
 
 
 @dataclass
@@ -95,6 +101,12 @@ class SizeResult:
     floor_rss_bytes: int | None = None
     floor_note: str = "not run"
     new_day: NewDay | None = None
+    # Ten typical audiences (bench/audiences/typical.yml): their models' dbt time and their
+    # exports' wall time, on the full build (issue #25).
+    audience_models: Step | None = None
+    audience_exports: Step | None = None
+    audience_members: int = 0
+    audience_error: str | None = None
 
     dim_users_models: frozenset[str] = frozenset()
 
@@ -132,6 +144,13 @@ class SizeResult:
         return sum(
             self.phases[phase].seconds for phase in ("staging", "intermediate", "marts", "tests")
         )
+
+    @property
+    def audience_seconds(self) -> float | None:
+        """The ten audiences' models (dbt's execution time) and exports (wall time)."""
+        if self.audience_models is None or self.audience_exports is None:
+            return None
+        return self.audience_models.model_seconds + self.audience_exports.seconds
 
     @property
     def peak_rss_bytes(self) -> int:
@@ -239,7 +258,8 @@ class Bench:
             {**seed.node_seconds, **staging.node_seconds},
         )
         phases["intermediate"] = self.dbt(["run", "-s", "intermediate"], env, as_of)
-        phases["marts"] = self.dbt(["run", "-s", "marts"], env, as_of)
+        # The marts, and the models of model audiences (models/audiences, which read the marts).
+        phases["marts"] = self.dbt(["run", "-s", "marts", "audiences"], env, as_of)
         phases["tests"] = self.dbt(["test", "--exclude", "resource_type:unit_test"], env, as_of)
         serving = self.work / "serving"
         phases["publish"] = self.measure(
@@ -286,6 +306,43 @@ class Bench:
         result.floor_seconds = report["seconds"]
         result.floor_rss_bytes = step.peak_rss_bytes
         result.floor_note = f"{report['users']:,} users, {report['scored']:,} scored"
+
+    def audiences(self, raw_dir: Path, db: Path, as_of: dt.date, result: SizeResult) -> None:
+        """Ten typical audiences on the full build: the bench's uploaded list (1% of the users)
+        is written into the raw folder, the definitions checked and compiled by the CLI, the
+        audience models built (`dbt run`, after an untimed parse with the new vars), then every
+        export written as a publish does."""
+        import duckdb
+
+        listed = raw_dir / "audience_lists" / "loaded_at=2026-01-01" / "newsletter.csv"
+        listed.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(db), read_only=True) as con:
+            con.execute(
+                f"copy (select user_id from marts.dim_users where hash(user_id) % 100 = 0 "
+                f"order by user_id) to '{listed}' (header)"
+            )
+        definitions = subprocess.run(
+            [*strata_command("audiences", "vars"), "--dir", str(self.project / AUDIENCES),
+             "--raw-dir", str(raw_dir)],
+            env=step_env(dict(os.environ)), cwd=self.project, capture_output=True, text=True,
+            check=True,
+        ).stdout.strip()  # fmt: skip
+        env = self.env(raw_dir, db)
+        select = ["--select", *AUDIENCE_MODELS, "--vars", definitions]
+        try:
+            self.dbt(["parse", "--vars", definitions], env, as_of, parse_vars=True)
+            result.audience_models = self.dbt(["run", *select], env, as_of)
+            out = self.work / "audience-exports"
+            shutil.rmtree(out, ignore_errors=True)
+            result.audience_exports = self.measure(
+                step_command("export-audiences", "--db", str(db), "--out", str(out)), env
+            )
+            result.audience_members = sum(
+                json.loads(manifest.read_text())["counts"]["members"]
+                for manifest in out.glob("*/manifest.json")
+            )
+        except StepFailed as error:
+            result.audience_error = str(error)
 
     def new_day(
         self, raw_dir: Path, pending: Path, db: Path, users: int, strata_run: bool
@@ -365,6 +422,9 @@ class Bench:
             self.floor(raw, END_DATE, db, result)
         if new_day:
             result.new_day = self.new_day(raw, pending, db, users, strata_run)
+        if not ten_m_slot:
+            # Last: its vars differ from the build's, and it rebuilds the audience models only.
+            self.audiences(raw, db, END_DATE, result)
         return result
 
 

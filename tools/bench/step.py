@@ -5,6 +5,7 @@
     python -m tools.bench.step baseline --raw-dir DIR --as-of D --db FILE --out FILE
     python -m tools.bench.step floor    --raw-dir DIR --as-of D --out FILE
     python -m tools.bench.step compare  --left FILE --right FILE --out FILE
+    python -m tools.bench.step export-audiences --db FILE --out DIR
     python -m tools.bench.step generator-version
 
 The benchmark runs each in a fresh process so that its wall time and peak memory are its own
@@ -69,6 +70,23 @@ def publish(db: Path, serving: Path, keep: int) -> None:
     from strata.publish import publish as publish_marts
 
     publish_marts(db, serving, keep=keep)
+
+
+@main.command(name="export-audiences")
+@click.option("--db", type=PATH, required=True)
+@click.option("--out", "folder", type=PATH, required=True)
+def export_audiences(db: Path, folder: Path) -> None:
+    """Every audience's export (members, changes, manifest), as a publish writes it."""
+    import duckdb
+
+    from strata.audiences.exports import write_exports
+
+    with duckdb.connect() as con:
+        con.execute(f"attach '{db}' as build (read_only)")
+        write_exports(
+            con, "build", folder, version="bench", as_of_date=None, previous=None,
+            previous_version=None,
+        )  # fmt: skip
 
 
 def _project(project_dir: Path | None) -> Path:
