@@ -26,6 +26,7 @@ class Summary:
     predictions: dict | None = None
     largest_play: tuple | None = None
     growth_month: dict | None = None
+    audiences: list[tuple] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -97,6 +98,14 @@ def read_summary(db_path: Path) -> Summary:
             summary.growth_month = dict(zip(names, row, strict=True)) if row else None
         if _table_columns(con, "marts", "rpt_play_outcomes"):
             summary.largest_play = _largest_play(con)
+        if _table_columns(con, "marts", "rpt_audience_sizes"):
+            summary.audiences = con.execute(
+                "select a.audience_name, s.member_count, s.sendable_count, s.entered_count,"
+                " s.exited_count from marts.dim_audiences as a"
+                " left join marts.rpt_audience_sizes as s"
+                "   on a.audience_name = s.audience_name and s.is_as_of_date"
+                " order by a.definition_order"
+            ).fetchall()
         for label, (schema, table, column) in BREAKDOWNS.items():
             columns = _table_columns(con, schema, table)
             if column not in columns:
@@ -146,6 +155,7 @@ def format_summary(summary: Summary) -> str:
     lines += purchase_gap_lines(summary.purchase_gaps)
     lines += prediction_lines(summary.predictions)
     lines += play_lines(summary.largest_play)
+    lines += audience_lines(summary.audiences)
     # rpt_data_notes' sentences, word for word (the report and dbt's warnings show the same)
     lines += [
         f"{'warning' if severity == 'warning' else 'note'}: {message}"
@@ -271,9 +281,22 @@ def _largest_play(con: duckdb.DuckDBPyConnection) -> tuple | None:
         "   on treated.play_id = holdout.play_id and holdout.cohort_grain = 'all'"
         "   and holdout.group_name = 'holdout'"
         " where treated.cohort_grain = 'all' and treated.group_name = 'treated'"
+        "   and treated.segment_type <> 'audience'"
         " order by treated.entry_count + coalesce(holdout.entry_count, 0) desc, treated.play_id"
         " limit 1"
     ).fetchone()
+
+
+def audience_lines(audiences: list[tuple]) -> list[str]:
+    """Each audience's members on D, how many an export sends to (the held-out ones are not),
+    and how many entered and left since the evaluation day before (docs/audiences.md)."""
+    if not audiences:
+        return []
+    lines = ["audiences (members, sent to; in and out since the evaluation day before)"]
+    for name, members, sendable, entered, exited in audiences:
+        changes = f"+{entered or 0:,} -{exited or 0:,}"
+        lines.append(f"  {name:<28}{members or 0:>10,}{sendable or 0:>10,}   {changes}")
+    return lines
 
 
 def play_lines(play: tuple | None) -> list[str]:
