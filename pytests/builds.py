@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from strata import dbt_runner
+from strata.audiences.definitions import vars_for
 from strata.settings import load_settings
 
 WAREHOUSE = "warehouse.duckdb"
@@ -38,7 +39,9 @@ def build(
     if not data_tests:
         args += ["--exclude-resource-type", "test"]
     relaxed = {"guard_max_quarantined_share": 1.0, "guard_max_new_quarantined_share": 1.0}
-    args += ["--vars", json.dumps({**relaxed, **(dbt_vars or {})})]
+    # the audiences `strata run` would read (the project's, or STRATA_AUDIENCES_DIR's)
+    audiences = vars_for(settings.audiences_folder, settings.project_dir, raw)
+    args += ["--vars", json.dumps({**relaxed, **audiences, **(dbt_vars or {})})]
     env = {"STRATA_RAW_DIR": str(raw), "STRATA_AS_OF_DATE": as_of or ""}
     if data_tests:
         env["DBT_INDIRECT_SELECTION"] = "cautious"

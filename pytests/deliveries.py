@@ -9,12 +9,15 @@ would arrive.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from strata import dbt_runner
+from strata.audiences.definitions import vars_for
 from strata.incremental import BOOKKEEPING_COLUMNS
 from strata.settings import load_settings
 from tools.bench.checks import schema_differences
@@ -86,8 +89,12 @@ class Shop:
         settings = load_settings(db_path=str(self.reference))
         args = ["build", "--full-refresh", "--exclude-resource-type", "test",
                 "--exclude-resource-type", "unit_test"]  # fmt: skip
-        if dbt_vars:
-            args += ["--vars", dbt_vars]
+        # the audiences `strata run` reads (the project's, or STRATA_AUDIENCES_DIR's)
+        merged = {
+            **vars_for(settings.audiences_folder, settings.project_dir, self.raw),
+            **(yaml.safe_load(dbt_vars) if dbt_vars else {}),
+        }
+        args += ["--vars", json.dumps(merged)]
         result = dbt_runner.run_dbt(
             settings, args, env={"STRATA_RAW_DIR": str(self.raw), "STRATA_AS_OF_DATE": as_of}
         )

@@ -20,13 +20,18 @@ from strata.cli import main
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("as_of")]
 
 AS_OF = "2025-04-30"
-SELECT = "+dim_users +fct_user_lifecycle_history +fct_user_rfm_snapshots +int_orders_resolved"
+SELECT = (
+    "+dim_users +fct_user_lifecycle_history +fct_user_rfm_snapshots +int_orders_resolved"
+    " +fct_audience_memberships"
+)
 # What must not move, each table with the order its rows are compared in (by column name).
 COMPARED = {
     "marts.dim_users": "user_id",
     "marts.fct_user_lifecycle_history": "user_id, valid_from",
     "marts.fct_user_rfm_snapshots": "snapshot_date, user_id",
     "intermediate.int_users_measured": "user_id",
+    # the audiences (the project's audiences/*.yml) on D and the evaluation days before it
+    "marts.fct_audience_memberships": "audience_name, user_id, first_found_on",
 }
 
 LATER_ORDERS = [

@@ -222,7 +222,7 @@ def test_the_project_and_fixture_definitions_are_valid():
     history = {a.name: a.has_history for a in fixture}
     assert history == {
         "repeat_buyers_90d": True,
-        "mobile_last_seen": False,  # last_platform is known as of D only
+        "mobile_last_seen": True,  # the platform of the latest session, on every day
         "lapsed": True,
         "spring_fair": True,
         "spring_fair_lapsed": True,
@@ -262,7 +262,8 @@ def test_a_bad_definition_stops_the_run_before_dbt(raw_dir, tmp_path, monkeypatc
 # 91 days before); u003 from 04-30 (2 in April) to D.
 # lapsed (dormant or churned): u001 (last active 03-02) on every day, u002 (03-05) from 04-30, u003
 # (04-12) from 05-31 - the stage history with the 30 and 90 day thresholds.
-# mobile_last_seen (D only): u001, whose latest session (s002) was in the iOS app.
+# mobile_last_seen: u001 on every day, whose latest session (s002, 03-02) was in the iOS app;
+# u002's latest (s004, 03-05) was on a smart TV (`other`), the others' on the web.
 # spring_fair: the list, delivered 2025-05-20 (its loaded_at= folder), names u001, u004 and u999;
 # u004 and u999 are not users of dim_users. Counted from 05-31 on.
 # spring_fair_lapsed: both, so u001 from 05-31.
@@ -275,6 +276,9 @@ HAND_COUNT = {
     ("lapsed", "2025-04-30"): {"u001", "u002"},
     ("lapsed", "2025-05-31"): {"u001", "u002", "u003"},
     ("lapsed", "2025-06-03"): {"u001", "u002", "u003"},
+    ("mobile_last_seen", "2025-03-31"): {"u001"},
+    ("mobile_last_seen", "2025-04-30"): {"u001"},
+    ("mobile_last_seen", "2025-05-31"): {"u001"},
     ("mobile_last_seen", "2025-06-03"): {"u001"},
     ("spring_fair", "2025-05-31"): {"u001"},
     ("spring_fair", "2025-06-03"): {"u001"},

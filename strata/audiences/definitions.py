@@ -61,8 +61,8 @@ MAX_WINDOW_DAYS = 3650
 
 # dim_users columns known as of every past evaluation day too (the audience history of
 # int_audience_states): the stage from fct_user_lifecycle_history, the RFM columns from
-# fct_user_rfm_snapshots. Every other column is known as of D only: an audience reading one is
-# evaluated on D alone (docs/audiences.md, "History").
+# fct_user_rfm_snapshots, the platform from the sessions. Every other column is known as of D
+# only: an audience reading one is evaluated on D alone (docs/audiences.md, "History").
 HISTORICAL_COLUMNS = (
     "lifecycle_stage",
     "recency_days",
@@ -75,6 +75,7 @@ HISTORICAL_COLUMNS = (
     "rfm_class",
     "value_tier",
     "monetary_decile",
+    "last_platform",
 )
 
 KINDS = ("rule", "list", "combine", "model")
@@ -726,6 +727,11 @@ def _order(audiences: list[Audience], problems: list[str]) -> list[Audience]:
 def as_vars(audiences: Iterable[Audience]) -> dict[str, Any]:
     """dbt var `audiences`: the checked definitions, in dependency order."""
     return {"audiences": [audience.as_var() for audience in audiences]}
+
+
+def vars_for(folder: Path, project_dir: Path, raw_dir: Path | None) -> dict[str, Any]:
+    """var audiences for the definitions of `folder`, as `strata run` passes it to dbt."""
+    return as_vars(load(folder, project_dir, raw_dir))
 
 
 def fingerprint(audiences: Iterable[Audience]) -> str:

@@ -10,10 +10,10 @@
 -- platform show as `none`.
 
 {%- set dimensions = {
-    'lifecycle_stage': 'users.lifecycle_stage',
-    'rfm_segment': 'users.rfm_segment',
-    'value_tier': 'users.value_tier',
-    'platform': 'users.last_platform',
+    'lifecycle_stage': "coalesce(users.lifecycle_stage, 'none')",
+    'rfm_segment': "coalesce(users.rfm_segment, 'none')",
+    'value_tier': "coalesce(users.value_tier, 'none')",
+    'platform': "coalesce(users.last_platform, 'none')",
     'clv_band': "case when users.predicted_clv_decile >= 9 then 'top_20'"
         ~ " when users.predicted_clv_decile >= 4 then 'middle_50'"
         ~ " when users.predicted_clv_decile >= 1 then 'bottom_30' else 'none' end",
