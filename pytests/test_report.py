@@ -10,6 +10,7 @@ refused and fails on any request, console error or chart without marks.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import math
 import os
@@ -406,8 +407,8 @@ def test_the_page_is_self_contained_small_and_complete(serving: Path, report: tu
         if table in marts_in(serving)
     ]
     core_sections = ["headline", "stages", "rfm", "flows", "growth", "tiers", "playbook"]
-    assert list(shown) == [*core_sections, "predictions", *optional, "quality"]
-    assert all(shown[key] for key in [*core_sections, "predictions", "quality"])
+    assert list(shown) == [*core_sections, "predictions", *optional, "audiences", "quality"]
+    assert all(shown[key] for key in [*core_sections, "predictions", "audiences", "quality"])
     assert result.sections == tuple(key for key, ok in shown.items() if ok)
     charts = island(page, "strata-charts")["charts"]
     aids = re.findall(r'<figcaption><strong>[^<]+</strong><p class="aid">([^<]+)</p>', page)
@@ -529,6 +530,7 @@ def test_empty_marts_say_there_is_nothing_to_show(core: Path, tmp_path: Path) ->
         "tiers",
         "playbook",
         "predictions",
+        "audiences",
         "quality",
     }
     assert shown["headline"]  # zero users is a figure too
@@ -550,9 +552,11 @@ def test_a_serving_file_without_any_mart_still_gives_a_page(tmp_path: Path) -> N
         "growth",
         "tiers",
         "playbook",
+        "audiences",
         "quality",
     }
     assert "marts.dim_users is not in the serving database" in page
+    assert "audiences/*.yml" in section_text(page, "audiences")
 
 
 # --- the outcome marts, when they exist --------------------------------------------------------
@@ -565,12 +569,14 @@ def test_outcome_marts_are_shown_when_present(with_outcomes: Path, tmp_path: Pat
     data = island(page, "strata-data")
 
     # Group sizes are entries where the mart counts them (a user may enter twice), else users.
+    # Audiences are measured in the same mart; they have their own section (test_audiences_*).
     plays = "marts.rpt_play_outcomes"
     size = "entry_count" if "entry_count" in columns_of(with_outcomes, plays) else "user_count"
     treated = query(
         with_outcomes,
         f"select play_id, {size} as size, lift_pp, lift_ci_low_pp, lift_ci_high_pp from {plays}"
-        " where group_name = 'treated' and cohort_grain = 'all'",
+        " where group_name = 'treated' and cohort_grain = 'all'"
+        " and segment_type is distinct from 'audience'",
     )
     keys = ["play_id", "lift_pp", "lift_ci_low_pp", "lift_ci_high_pp"]
     assert as_set(data["play_outcomes"], keys) == as_set(treated, keys)
@@ -622,6 +628,225 @@ def test_empty_outcome_marts_say_so(with_outcomes: Path, tmp_path: Path) -> None
     )
     result = build_report(db, tmp_path / REPORT_FILE)
     assert {"plays", "stage-outcomes", "cohorts"} <= set(result.unavailable)
+
+
+# --- audiences ---------------------------------------------------------------------------------
+
+AUDIENCE_MARTS = (
+    "dim_audiences",
+    "fct_audience_memberships",
+    "rpt_audience_sizes",
+    "rpt_audience_portraits",
+)
+# rpt_audience_portraits' dimensions; the portrait names under-represented values only among
+# those at least this share of all users have (strata.report.data.PORTRAIT_MIN_SHARE)
+PORTRAIT_DIMENSIONS = {
+    "lifecycle_stage",
+    "rfm_segment",
+    "value_tier",
+    "platform",
+    "clv_band",
+    "intent_segment",
+}
+PORTRAIT_MIN_SHARE = 0.05
+
+
+@pytest.fixture(scope="module")
+def golden(fixture_run: Any) -> Path:
+    """The serving file of the golden fixture build (conftest's fixture_run), whose audiences
+    are tests/fixtures/audiences/fixture.yml: one of each kind, counted by hand elsewhere."""
+    db = fixture_run.db.parent / "serving" / fixture_run.db.stem / "strata.duckdb"
+    assert db.is_file(), db
+    return db
+
+
+def strongest_values(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], tuple]:
+    """(audience, dimension, over|under) -> (value, index), from every row of the portraits
+    mart: the highest index above 1 (ties: more members, then the value's name) and the lowest
+    below 1 among values common enough (ties: the more common value, then the name)."""
+    best: dict[tuple[str, str, str], tuple[tuple, dict[str, Any]]] = {}
+    for row in rows:
+        index = row["representation_index"]
+        if index is None:
+            continue
+        if index > 1:
+            side, rank = "over", (-index, -row["member_count"], row["dimension_value"])
+        elif index < 1 and row["all_user_share"] >= PORTRAIT_MIN_SHARE:
+            side, rank = "under", (index, -row["all_user_share"], row["dimension_value"])
+        else:
+            continue
+        key = (row["audience_name"], row["dimension"], side)
+        if key not in best or rank < best[key][0]:
+            best[key] = (rank, row)
+    return {
+        key: (row["dimension_value"], normal(row["representation_index"]))
+        for key, (_, row) in best.items()
+    }
+
+
+def check_audiences_section(db: Path, page: str) -> list[dict[str, Any]]:
+    """The audiences section of ``page`` against the marts of ``db``: every audience in
+    definition order with its size on D and its outcome, every size, the portraits' strongest
+    values. Returns the section's table rows."""
+    data = island(page, "strata-data")
+    assert sections(page)["audiences"]
+    text = html.unescape(section_text(page, "audiences"))
+    defined = query(db, "select * from marts.dim_audiences order by definition_order")
+    rows = data["audiences"]
+    assert [row["audience_name"] for row in rows] == [a["audience_name"] for a in defined]
+
+    on_d = {
+        row["audience_name"]: row
+        for row in query(db, "select * from marts.rpt_audience_sizes where is_as_of_date")
+    }
+    outcomes = query(
+        db,
+        "select play_id, group_name, entry_count, lift_pp, lift_ci_low_pp, lift_ci_high_pp,"
+        " is_too_small from marts.rpt_play_outcomes"
+        " where segment_type = 'audience' and cohort_grain = 'all'",
+    )
+    treated = {r["play_id"]: r for r in outcomes if r["group_name"] == "treated"}
+    held = {r["play_id"]: r for r in outcomes if r["group_name"] == "holdout"}
+    for row, audience in zip(rows, defined, strict=True):
+        name = audience["audience_name"]
+        assert name in text
+        for key in ("audience_owner", "definition", "has_history", "play_id"):
+            assert row[key] == audience[key], (name, key)
+        size = on_d[name]
+        for key in ("member_count", "holdout_count", "sendable_count"):
+            assert row[key] == size[key], (name, key)
+        assert row["sendable_count"] + row["holdout_count"] == row["member_count"]
+        mart = treated.get(audience["play_id"])
+        holdout = held.get(audience["play_id"])
+        assert row["treated_users"] == (mart["entry_count"] if mart else None), name
+        assert row["holdout_users"] == (holdout["entry_count"] if holdout and mart else None)
+        for key in ("lift_pp", "lift_ci_low_pp", "lift_ci_high_pp"):
+            assert normal(row[key]) == normal(mart[key] if mart else None), (name, key)
+        # the outcome in words: a lift with its interval, or why there is none
+        outcome = row["outcome"]
+        if mart is None:
+            expected = "not measured" if not audience["has_history"] else "no closed cohort"
+            assert outcome.startswith(expected), (name, outcome)
+        elif holdout is None:
+            assert outcome.startswith("no holdout yet"), (name, outcome)
+        elif mart["is_too_small"]:
+            assert outcome.startswith("too few to read"), (name, outcome)
+        else:
+            assert outcome.startswith(
+                f"{mart['lift_pp']:+.2f} pp (95%: {mart['lift_ci_low_pp']:+.2f} to "
+                f"{mart['lift_ci_high_pp']:+.2f})"
+            ), (name, outcome)
+        assert outcome in text
+
+    sizes = query(db, "select * from marts.rpt_audience_sizes")
+    keys = [
+        "audience_name",
+        "evaluated_on",
+        "is_as_of_date",
+        "member_count",
+        "holdout_count",
+        "sendable_count",
+        "entered_count",
+        "exited_count",
+    ]
+    assert as_set(data["audience_sizes"], keys) == as_set(sizes, keys)
+
+    portraits = query(db, "select * from marts.rpt_audience_portraits")
+    expected = strongest_values(portraits)
+    shown = {
+        (r["audience_name"], r["dimension"], r["side"]): (
+            r["dimension_value"],
+            normal(r["representation_index"]),
+        )
+        for r in data["audience_portraits"]
+    }
+    assert len(shown) == len(data["audience_portraits"])  # one value per side and dimension
+    assert shown == expected
+    assert {key[1] for key in shown} <= PORTRAIT_DIMENSIONS
+
+    chart_ids = {c["id"] for c in island(page, "strata-charts")["charts"]}
+    assert {"chart-audience-sizes", "chart-audience-portraits"} <= chart_ids
+    measured = any(row["lift_pp"] is not None for row in rows)
+    assert ("chart-audience-lift" in chart_ids) == measured
+    # the lifecycle plays' section leaves the audiences to this one, and says so
+    assert not [r for r in data.get("play_outcomes", []) if r["segment_type"] == "audience"]
+    if treated or held:
+        assert "their lift is in the Audiences section" in section_text(page, "plays")
+    return rows
+
+
+def test_the_audiences_section_equals_the_marts_of_the_golden_fixture(
+    golden: Path, tmp_path: Path
+) -> None:
+    result = build_report(golden, tmp_path / REPORT_FILE)
+    page = (tmp_path / REPORT_FILE).read_text(encoding="utf-8")
+    assert "audiences" in result.sections
+    rows = check_audiences_section(golden, page)
+    # The fixture defines one audience of each kind; the ones read on D alone (a platform
+    # known as of D, a model) have no history, so no entry day and no outcome.
+    kinds = {row["audience_name"]: row["audience_kind"] for row in rows}
+    assert set(kinds.values()) == {"rule", "list", "combine", "model"}
+    without_history = [row for row in rows if row["has_history"] is False]
+    assert without_history
+    for row in without_history:
+        assert row["outcome"].startswith("not measured: evaluated on the as-of date only")
+        days = [
+            r
+            for r in island(page, "strata-data")["audience_sizes"]
+            if r["audience_name"] == row["audience_name"]
+        ]
+        assert [r["is_as_of_date"] for r in days] == [True]
+    # the portrait of an audience with members on D covers the dimensions where it differs
+    portrayed = {r["audience_name"] for r in island(page, "strata-data")["audience_portraits"]}
+    assert portrayed == {row["audience_name"] for row in rows if row["member_count"]}
+
+
+def test_the_audiences_section_equals_the_marts_of_a_generated_build(
+    serving: Path, report: tuple
+) -> None:
+    """The generated build reads the project's audiences (audiences/*.yml)."""
+    _, page = report
+    rows = check_audiences_section(serving, page)
+    assert rows and any(row["member_count"] for row in rows)
+
+
+@pytest.mark.parametrize("case", ["older warehouse", "no definitions"])
+def test_a_publication_without_audiences_says_how_to_define_them(
+    golden: Path, tmp_path: Path, case: str
+) -> None:
+    db = copy_of(golden, tmp_path)
+    change = "drop table" if case == "older warehouse" else "delete from"
+    execute(
+        db,
+        *(f"{change} marts.{table}" for table in AUDIENCE_MARTS),
+        "delete from marts.rpt_play_outcomes where segment_type = 'audience'",
+    )
+    full = build_report(golden, tmp_path / "full.html")
+    result = build_report(db, tmp_path / REPORT_FILE)
+    page = (tmp_path / REPORT_FILE).read_text(encoding="utf-8")
+    assert result.unavailable == (*full.unavailable, "audiences")
+    assert result.sections == tuple(key for key in full.sections if key != "audiences")
+    text = section_text(page, "audiences")
+    assert "Nothing to show" in text and "Not available" not in text
+    assert "audiences/*.yml" in text and "docs/audiences.md" in text
+    data = island(page, "strata-data")
+    assert not {"audiences", "audience_sizes", "audience_portraits"} & set(data)
+    assert not [c for c in island(page, "strata-charts")["charts"] if "audience" in c["id"]]
+    assert "their lift is in the Audiences section" not in page
+
+
+def test_a_missing_audience_mart_is_said_in_the_section(golden: Path, tmp_path: Path) -> None:
+    db = copy_of(golden, tmp_path)
+    execute(db, "drop table marts.rpt_audience_portraits", "drop table marts.rpt_play_outcomes")
+    result = build_report(db, tmp_path / REPORT_FILE)
+    page = (tmp_path / REPORT_FILE).read_text(encoding="utf-8")
+    assert "audiences" in result.sections
+    text = section_text(page, "audiences")
+    assert "Portraits: marts.rpt_audience_portraits is not in the serving database." in text
+    assert "Outcomes: marts.rpt_play_outcomes is not in the serving database" in text
+    data = island(page, "strata-data")
+    assert "audience_portraits" not in data and data["audience_sizes"]
+    assert all(row["outcome"] is None for row in data["audiences"])
 
 
 # --- (c) a real browser, offline ---------------------------------------------------------------
@@ -723,4 +948,5 @@ def test_the_report_of_a_million_users_stays_small(
             f" built in {result.seconds:.2f} s"
         )
     assert result.bytes < MAX_BYTES
-    assert len(result.sections) == 12 and result.unavailable == ()
+    # the synthetic marts have no audiences: that section says how to define them
+    assert len(result.sections) == 12 and result.unavailable == ("audiences",)

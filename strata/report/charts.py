@@ -79,7 +79,14 @@ def _scale(domain: Sequence[str], colors: dict[str, str]) -> alt.Scale:
 def _counts(title: str | None) -> alt.Axis:
     """An axis of whole counts: no 0.5 users between the ticks."""
     # ",d", not ",": without a type, Vega derives a precision from the tick step (5e+4).
-    return alt.Axis(title=title, format=",d", tickMinStep=1)
+    # tickMinStep only caps the number of ticks: a domain of 0 to 2 still gets ticks at 0.5 and
+    # 1.5 (labelled 1 and 2 again by ",d"), so those labels are left blank.
+    return alt.Axis(
+        title=title,
+        format=",d",
+        tickMinStep=1,
+        labelExpr="datum.value % 1 ? '' : datum.label",
+    )
 
 
 def _label(field: str) -> str:
@@ -526,8 +533,12 @@ def calibration_scatter(dataset: str, top: float) -> alt.LayerChart:
 # --- outcomes ----------------------------------------------------------------------------------
 
 
-def play_lift(dataset: str, plays: Sequence[str]) -> alt.LayerChart:
-    """Lift per play in percentage points, with its 95% interval and the zero line."""
+def play_lift(
+    dataset: str, plays: Sequence[str], field: str = "play_id", noun: str = "play"
+) -> alt.LayerChart:
+    """Lift per play in percentage points, with its 95% interval and the zero line.
+
+    ``field`` names the rows (``play_id``; an audience's name), ``noun`` says what they are."""
     base = (
         alt.Chart(alt.NamedData(name=dataset))
         .transform_filter("isValid(datum.lift_pp)")
@@ -537,9 +548,9 @@ def play_lift(dataset: str, plays: Sequence[str]) -> alt.LayerChart:
             " : 'no clear effect'))"
         )
     )
-    y = alt.Y("play_id:N", sort=list(plays), title=None, axis=alt.Axis(labelLimit=260))
+    y = alt.Y(f"{field}:N", sort=list(plays), title=None, axis=alt.Axis(labelLimit=260))
     tooltip = [
-        alt.Tooltip("play_id:N", title="play"),
+        alt.Tooltip(f"{field}:N", title=noun),
         alt.Tooltip("lift_pp:Q", title="lift (pp)", format="+.2f"),
         alt.Tooltip("lift_ci_low_pp:Q", title="95% interval from", format="+.2f"),
         alt.Tooltip("lift_ci_high_pp:Q", title="95% interval to", format="+.2f"),
@@ -644,3 +655,160 @@ def cohort_heatmap(
         ],
     )
     return alt.layer(cells).properties(width=520)
+
+
+# --- audiences ---------------------------------------------------------------------------------
+
+AUDIENCE_MEASURES = ("member_count", "sendable_count")
+PORTRAIT_LABELS = {
+    "lifecycle_stage": "lifecycle stage",
+    "rfm_segment": "RFM segment",
+    "value_tier": "value tier",
+    "platform": "last platform",
+    "clv_band": "predicted CLV band",
+    "intent_segment": "intent segment",
+}
+
+
+def audience_sizes(dataset: str, audiences: Sequence[str], columns: int = 3) -> alt.FacetChart:
+    """Small multiples, one per audience (in ``audiences`` order): members and sent-to users on
+    each evaluation day, the as-of date D marked by a dashed line. Each panel has its own
+    y scale (audiences differ by orders of magnitude); the days are shared."""
+    x = alt.X(
+        "utcyearmonthdate(evaluated_on):T",
+        title=None,
+        axis=alt.Axis(format="%-d %b", labelOverlap=True, tickCount=4, labelFontSize=10),
+    )
+    folded = (
+        alt.Chart()
+        .transform_fold(list(AUDIENCE_MEASURES), as_=["measure", "users"])
+        .transform_calculate(
+            measure_label="datum.measure === 'member_count' ? 'members' : 'sent to'"
+        )
+    )
+    color = alt.Color(
+        "measure_label:N",
+        scale=alt.Scale(domain=["members", "sent to"], range=["#4393c3", "#1b7837"]),
+        legend=alt.Legend(title=None, orient="top"),
+    )
+    y = alt.Y("users:Q", axis=_counts(None), scale=alt.Scale(zero=True))
+    tooltip = [
+        alt.Tooltip("audience_name:N", title="audience"),
+        alt.Tooltip("utcyearmonthdate(evaluated_on):T", title="evaluated on", format="%d %b %Y"),
+        alt.Tooltip("is_as_of_date:N", title="the as-of date"),
+        alt.Tooltip("member_count:Q", title="members", format=","),
+        alt.Tooltip("holdout_count:Q", title="held out", format=","),
+        alt.Tooltip("sendable_count:Q", title="sent to", format=","),
+        alt.Tooltip("entered_count:Q", title="entered since the day before", format=","),
+        alt.Tooltip("exited_count:Q", title="left since the day before", format=","),
+    ]
+    as_of = alt.Chart().transform_filter("datum.is_as_of_date")
+    rule = as_of.mark_rule(color="#999", strokeDash=[3, 3]).encode(x=x)
+    mark_d = as_of.mark_text(dy=-6, fontSize=10, color="#666", baseline="bottom").encode(
+        x=x, y=alt.value(0), text=alt.value("D")
+    )
+    line = folded.mark_line(strokeWidth=1.5).encode(x=x, y=y, color=color)
+    points = folded.mark_point(filled=True).encode(
+        x=x,
+        y=y,
+        color=color,
+        size=alt.condition("datum.is_as_of_date", alt.value(60), alt.value(20)),
+        tooltip=tooltip,
+    )
+    return (
+        alt.layer(rule, mark_d, line, points, data=alt.NamedData(name=dataset))
+        .properties(width=220, height=90)
+        .facet(
+            facet=alt.Facet(
+                "audience_name:N",
+                sort=list(audiences),
+                title=None,
+                header=alt.Header(labelFontWeight=600, labelLimit=240),
+            ),
+            columns=columns,
+            spacing={"row": 26, "column": 22},
+        )
+        # every panel its own y scale; the days' scale is shared, but each panel draws its axis
+        # (otherwise the last row's axes also hang under the empty cells of the grid)
+        .resolve_scale(y="independent")
+        .resolve_axis(x="independent")
+    )
+
+
+def audience_portraits(
+    dataset: str, audiences: Sequence[str], dimensions: Sequence[str]
+) -> alt.LayerChart:
+    """Each audience's portrait on D: one row per audience and one column per dimension, each
+    cell giving the most over-represented value (upper half) and the most under-represented one
+    (lower half) with its representation index. The colour is the index on a log scale: blue
+    over 1, red under, white at 1 (as common as among all users)."""
+    labels = {d: PORTRAIT_LABELS.get(d, d.replace("_", " ")) for d in dimensions}
+    base = alt.Chart(alt.NamedData(name=dataset)).transform_calculate(
+        dimension_label=f"{json.dumps(labels)}[datum.dimension] || datum.dimension",
+        value_label=_label("dimension_value"),
+        # log2 of the index, kept to 1/16..16 so that an absent value (0) is the darkest red
+        log_index="log(clamp(datum.representation_index, 0.0625, 16)) / LN2",
+        index_label="datum.representation_index >= 10"
+        " ? format(datum.representation_index, ',.0f')"
+        " : format(datum.representation_index, datum.representation_index >= 1 ? '.3~g' : '.2~g')",
+    )
+    encode: dict[str, Any] = {
+        "x": alt.X(
+            "dimension_label:N",
+            sort=[labels[d] for d in dimensions],
+            title=None,
+            axis=alt.Axis(orient="top", labelAngle=0, labelFontWeight=600, ticks=False),
+            scale=alt.Scale(paddingInner=0.04),
+        ),
+        "y": alt.Y(
+            "audience_name:N",
+            sort=list(audiences),
+            title=None,
+            axis=alt.Axis(labelLimit=220, labelFontWeight=600, ticks=False),
+            scale=alt.Scale(paddingInner=0.15),
+        ),
+        "yOffset": alt.YOffset("side:N", sort=["over", "under"]),
+    }
+    tooltip = [
+        alt.Tooltip("audience_name:N", title="audience"),
+        alt.Tooltip("dimension_label:N", title="dimension"),
+        alt.Tooltip("value_label:N", title="value"),
+        alt.Tooltip("side:N", title="represented"),
+        alt.Tooltip("representation_index:Q", title="representation index", format=".2f"),
+        alt.Tooltip("member_count:Q", title="members with it", format=","),
+        alt.Tooltip("member_share:Q", title="share of the audience", format=".1%"),
+        alt.Tooltip("all_user_count:Q", title="all users with it", format=","),
+        alt.Tooltip("all_user_share:Q", title="share of all users", format=".1%"),
+    ]
+    cells = base.mark_rect().encode(
+        **encode,
+        color=alt.Color(
+            "log_index:Q",
+            scale=alt.Scale(scheme="redblue", domain=[-4, 4], domainMid=0),
+            legend=alt.Legend(
+                title="representation index",
+                orient="bottom",
+                values=[-4, -2, -1, 0, 1, 2, 4],
+                labelExpr="datum.value <= -4 ? '0 to 1/16' : (datum.value < 0"
+                " ? '1/' + format(pow(2, -datum.value), 'd') : format(pow(2, datum.value), 'd'))",
+                gradientLength=280,
+            ),
+        ),
+        tooltip=tooltip,
+    )
+    text = (
+        base.mark_text(fontSize=10.5, limit=128)
+        .encode(
+            **encode,
+            text=alt.Text("cell_label:N"),
+            color=alt.condition(
+                "abs(datum.log_index) > 2.5", alt.value("white"), alt.value("#222")
+            ),
+            tooltip=tooltip,
+        )
+        .transform_calculate(
+            cell_label="(datum.side === 'over' ? '▲ ' : '▼ ') + datum.value_label + ' \u00d7'"
+            " + datum.index_label"
+        )
+    )
+    return alt.layer(cells, text).properties(width=132 * len(dimensions), height=alt.Step(17))

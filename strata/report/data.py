@@ -59,6 +59,18 @@ RFM_CLASSES = (
 )
 VALUE_TIERS = ("vip", "mid", "low", "none")
 INTENT_SEGMENTS = ("high_value_at_risk", "likely_to_buy", "slipping_away", "steady")
+# The dimensions of rpt_audience_portraits, in the order the portrait shows them.
+PORTRAIT_DIMENSIONS = (
+    "lifecycle_stage",
+    "rfm_segment",
+    "value_tier",
+    "platform",
+    "clv_band",
+    "intent_segment",
+)
+# A value held by fewer than this share of all users is not named as an audience's most
+# under-represented one: a value almost nobody has is absent from most audiences by chance.
+PORTRAIT_MIN_SHARE = 0.05
 
 
 class MartUnavailable(Exception):
@@ -645,12 +657,15 @@ def calibration(db: Serving) -> list[Row]:
 # the names first announced for them (users, month_end, months_since) are read as well.
 
 
-def play_outcomes(db: Serving) -> list[Row]:
+def play_outcomes(db: Serving, *, audiences: bool = False) -> list[Row]:
     """Per play, over all closed cohorts (``cohort_grain = 'all'``): treated against holdout,
     and the lift with its 95% interval.
 
-    The group sizes are entries (``entry_count``: a user who entered twice counts twice, as the
-    conversion rate does) where the mart has them, else users.
+    The mart measures audiences as plays too (``segment_type = 'audience'``, play
+    ``audience:<name>``): they are left out, or with ``audiences`` the only rows returned (none
+    from a mart without ``segment_type``, which predates audiences). The group sizes are entries
+    (``entry_count``: a user who entered twice counts twice, as the conversion rate does) where
+    the mart has them, else users.
     """
     table = "rpt_play_outcomes"
     db.require(
@@ -677,6 +692,16 @@ def play_outcomes(db: Serving) -> list[Row]:
         if "cohort_start" in columns
         else ""
     )
+    if "segment_type" in columns:
+        kind = (
+            " and t.segment_type = 'audience'"
+            if audiences
+            else " and t.segment_type is distinct from 'audience'"
+        )
+    elif audiences:
+        return []
+    else:
+        kind = ""
     selected = ", ".join(
         [
             "t.play_id",
@@ -700,7 +725,7 @@ def play_outcomes(db: Serving) -> list[Row]:
         f" left join marts.{table} as h"
         "   on h.play_id = t.play_id and h.cohort_grain = t.cohort_grain"
         f"   and h.group_name = 'holdout'{same_cohort}"
-        " where t.group_name = 'treated' and t.cohort_grain = 'all'"
+        f" where t.group_name = 'treated' and t.cohort_grain = 'all'{kind}"
         " order by t.play_id"
     )
 
@@ -756,4 +781,97 @@ def cohort_retention(db: Serving, cohorts: int = 24, months: int = 24) -> list[R
         f" where recent.age <= ? and r.{since} <= ?"
         " order by r.cohort_type, r.cohort_month, months_since",
         [cohorts, months],
+    )
+
+
+# --- audiences (docs/audiences.md) -------------------------------------------------------------
+
+
+def audiences(db: Serving) -> list[Row]:
+    """dim_audiences in definition order: name, kind, owner, description, definition, goal,
+    whether it has a history, and its play id in rpt_play_outcomes. Empty when no audience is
+    defined; MartUnavailable when the mart is missing (a warehouse built before audiences)."""
+    table = "dim_audiences"
+    db.require(table, ["audience_name"])
+    columns = db.columns(table)
+
+    def optional(alias: str, *names: str, default: str = "null") -> str:
+        found = next((name for name in names if name in columns), None)
+        return f"{found} as {alias}" if found else f"{default} as {alias}"
+
+    selected = ", ".join(
+        [
+            "audience_name",
+            optional("audience_kind", "audience_kind", "kind"),
+            optional("audience_owner", "audience_owner", "owner"),
+            optional("description", "description"),
+            optional("definition", "definition"),
+            optional("conversion_goal", "conversion_goal", "goal"),
+            optional("has_history", "has_history"),
+            optional("definition_order", "definition_order"),
+            optional("play_id", "play_id", default="'audience:' || audience_name"),
+        ]
+    )
+    order = "definition_order nulls last, " if "definition_order" in columns else ""
+    return db.rows(f"select {selected} from marts.{table} order by {order}audience_name")
+
+
+def audience_sizes(db: Serving) -> list[Row]:
+    """rpt_audience_sizes: each audience's members, held-out and sent-to users on every day it
+    is evaluated on (D and the period ends before it), with the entries and exits since the
+    evaluation day before; oldest day first."""
+    table = "rpt_audience_sizes"
+    wanted = [
+        "audience_name",
+        "evaluated_on",
+        "is_as_of_date",
+        "member_count",
+        "holdout_count",
+        "sendable_count",
+    ]
+    db.require(table, wanted)
+    columns = db.columns(table)
+    changes = [
+        f"{column} as {column}" if column in columns else f"null as {column}"
+        for column in ("entered_count", "exited_count")
+    ]
+    return db.rows(
+        f"select {', '.join([*wanted, *changes])} from marts.{table}"
+        " order by audience_name, evaluated_on"
+    )
+
+
+def audience_portraits(db: Serving, min_share: float = PORTRAIT_MIN_SHARE) -> list[Row]:
+    """Each audience's portrait on D in two values per dimension: the most over-represented
+    (``side = 'over'``: the highest representation index above 1; ties to the value with more
+    members) and the most under-represented (``side = 'under'``: the lowest index below 1 among
+    values held by at least ``min_share`` of all users; ties to the more common value). A
+    dimension without such a value has no row on that side; an audience empty on D has none."""
+    table = "rpt_audience_portraits"
+    fields = [
+        "audience_name",
+        "dimension",
+        "dimension_value",
+        "representation_index",
+        "member_count",
+        "member_share",
+        "all_user_count",
+        "all_user_share",
+    ]
+    db.require(table, fields)
+    selected = ", ".join(fields)
+    return db.rows(
+        f"with over as (select 'over' as side, {selected} from marts.{table}"
+        "  where representation_index > 1"
+        "  qualify row_number() over (partition by audience_name, dimension"
+        "   order by representation_index desc, member_count desc, dimension_value) = 1),"
+        f" under as (select 'under' as side, {selected} from marts.{table}"
+        "  where representation_index < 1 and all_user_share >= ?"
+        "  qualify row_number() over (partition by audience_name, dimension"
+        "   order by representation_index, all_user_share desc, dimension_value) = 1)"
+        f" select audience_name, dimension, side, dimension_value, representation_index,"
+        " member_count, member_share, all_user_count, all_user_share"
+        " from (select * from over union all select * from under)"
+        " order by audience_name, dimension, side",
+        [min_share],
     )

@@ -3,7 +3,8 @@
 A section is assembled from the data module's aggregates and the chart module's specs. When a mart
 it needs is missing, lacks a column or cannot be read, the section is still listed and says so in
 a sentence; the sections that belong to optional marts (predictions, play and stage outcomes,
-cohort retention) are left out altogether when their mart does not exist.
+cohort retention) are left out altogether when their mart does not exist. The audiences section is
+always listed: without audiences it says how to define them.
 """
 
 from __future__ import annotations
@@ -661,7 +662,7 @@ class _Builder:
         if not self.db.has("rpt_play_outcomes"):
             return None
         section = Section("plays", "Play outcomes: did the plays work?")
-        rows = d.play_outcomes(self.db)
+        rows = d.play_outcomes(self.db)  # the lifecycle plays; audiences have their section
         if not rows:
             return _empty(section, "No play has a treated group with a holdout yet.")
         name = self.dataset("play_outcomes", rows)
@@ -680,6 +681,22 @@ class _Builder:
             )
         else:
             section.blocks.append(Note("No play has a measurable lift yet.", "warning"))
+        # said only where the Audiences section lists them (a publication with audiences)
+        if (
+            "segment_type" in self.db.columns("rpt_play_outcomes")
+            and self.db.has("dim_audiences")
+            and self.db.one("select 1 as found from marts.dim_audiences limit 1")
+            and self.db.one(
+                "select 1 as found from marts.rpt_play_outcomes"
+                " where segment_type = 'audience' limit 1"
+            )
+        ):
+            section.blocks.append(
+                Note(
+                    "The mart measures audiences the same way (plays named audience:<name>): "
+                    "their lift is in the Audiences section, not here."
+                )
+            )
         rules = d.holdout_rules(self.db)
         if len(rules) > 1:
             earlier = "; ".join(
@@ -789,6 +806,153 @@ class _Builder:
                 )
         return section
 
+    # audiences --------------------------------------------------------------------------------
+
+    def audiences(self) -> Section:
+        section = Section("audiences", "Audiences: size, portrait and outcome")
+        how = (
+            "Define audiences in audiences/*.yml (docs/audiences.md): the next run builds them, "
+            "and this section shows each one's size over time, portrait and outcome."
+        )
+        if not self.db.has("dim_audiences"):
+            return _empty(section, f"This publication has no audiences yet. {how}")
+        listed = d.audiences(self.db)
+        if not listed:
+            return _empty(section, f"No audience is defined. {how}")
+        names = [row["audience_name"] for row in listed]
+        warnings: list[str] = []
+
+        try:
+            sizes = d.audience_sizes(self.db)
+        except MartUnavailable as missing:
+            sizes = None
+            warnings.append(f"Sizes: {missing}.")
+        on_d = {row["audience_name"]: row for row in sizes or [] if row["is_as_of_date"]}
+
+        outcomes: dict[str, Row] | None = None
+        if self.db.has("rpt_play_outcomes"):
+            try:
+                outcomes = {row["play_id"]: row for row in d.play_outcomes(self.db, audiences=True)}
+            except MartUnavailable as missing:
+                warnings.append(f"Outcomes: {missing}.")
+        else:
+            warnings.append(
+                "Outcomes: marts.rpt_play_outcomes is not in the serving database, so no "
+                "audience's lift is measured."
+            )
+
+        rows: list[Row] = []
+        for audience in listed:
+            size = on_d.get(audience["audience_name"], {})
+            outcome = (outcomes or {}).get(audience["play_id"], {})
+            row = {
+                **audience,
+                "evaluated_on": size.get("evaluated_on"),
+                "member_count": size.get("member_count"),
+                "holdout_count": size.get("holdout_count"),
+                "sendable_count": size.get("sendable_count"),
+                "entered_count": size.get("entered_count"),
+                "exited_count": size.get("exited_count"),
+                **{
+                    key: outcome.get(key)
+                    for key in (
+                        "treated_users",
+                        "treated_rate",
+                        "holdout_users",
+                        "holdout_rate",
+                        "lift_pp",
+                        "lift_ci_low_pp",
+                        "lift_ci_high_pp",
+                        "is_too_small",
+                    )
+                },
+            }
+            row["outcome"] = audience_outcome(row, outcome if outcomes is not None else None)
+            rows.append(row)
+        table = self.dataset("audiences", rows)
+        section.blocks.append(
+            Table(
+                f"The audiences on {day(self.as_of)}",
+                "In the order they are defined (audiences/*.yml): members on the as-of date, "
+                "the ones an export sends to and the ones held out of it, and the outcome: the "
+                "extra conversion of the members sent to over the held-out ones, over every "
+                "closed cohort of entries, in percentage points with its 95% interval.",
+                table,
+                (
+                    ("audience_name", "audience", "text"),
+                    ("audience_owner", "owner", "text"),
+                    ("definition", "definition", "text"),
+                    ("member_count", "members", "count"),
+                    ("sendable_count", "sent to", "count"),
+                    ("holdout_count", "held out", "count"),
+                    ("outcome", "outcome", "text"),
+                ),
+            )
+        )
+
+        if sizes:
+            name = self.dataset("audience_sizes", sizes)
+            drawn = d.order_of([r["audience_name"] for r in sizes], names)
+            section.blocks.append(
+                self.chart(
+                    "chart-audience-sizes",
+                    "Size of each audience on every evaluation day",
+                    "Members (blue) and the ones an export sends to (green: members less the "
+                    "held-out) on the period ends before the as-of date D and on D (dashed); "
+                    "each panel has its own scale. An audience that reads what is known on D "
+                    "only (a prediction, a model) is evaluated on D alone: one point.",
+                    charts.audience_sizes(name, [n for n in names if n in drawn]),
+                    name,
+                )
+            )
+        elif sizes is not None:
+            section.blocks.append(Note("No audience has been evaluated yet.", "warning"))
+
+        try:
+            portraits = d.audience_portraits(self.db)
+        except MartUnavailable as missing:
+            portraits = None
+            warnings.append(f"Portraits: {missing}.")
+        if portraits:
+            name = self.dataset("audience_portraits", portraits)
+            drawn = {r["audience_name"] for r in portraits}
+            dimensions = d.order_of([r["dimension"] for r in portraits], d.PORTRAIT_DIMENSIONS)
+            empty = [n for n in names if n not in drawn]
+            section.blocks.append(
+                self.chart(
+                    "chart-audience-portraits",
+                    f"Who is in each audience on {day(self.as_of)}, against all users",
+                    "Per dimension, the value most over-represented among the members (▲, "
+                    "blue) and the one most under-represented (▼, red; among values at least "
+                    f"{d.PORTRAIT_MIN_SHARE:.0%} of all users have), with the representation "
+                    "index: the members' share over all users' share, 2 twice as common, 0 "
+                    "absent. The tooltip gives the counts and shares."
+                    + (f" Empty on that day, so no portrait: {', '.join(empty)}." if empty else ""),
+                    charts.audience_portraits(name, [n for n in names if n in drawn], dimensions),
+                    name,
+                )
+            )
+        elif portraits is not None:
+            section.blocks.append(Note("No audience has members on the as-of date: no portrait."))
+
+        measured = [r for r in rows if r["lift_pp"] is not None]
+        if measured:
+            section.blocks.append(
+                self.chart(
+                    "chart-audience-lift",
+                    "Lift per audience (sent to against held out, all closed cohorts)",
+                    "Each line is an audience's 95% interval for the extra conversion (by its "
+                    "goal: a purchase, or a return to activity) of the members sent to over the "
+                    "held-out ones, in percentage points: wholly right of zero is a proven lift.",
+                    charts.play_lift(
+                        table, [r["audience_name"] for r in measured], "audience_name", "audience"
+                    ),
+                    table,
+                )
+            )
+        section.blocks.extend(Note(text, "warning") for text in warnings)
+        return section
+
     # 8 ------------------------------------------------------------------------------------------
 
     def quality(self) -> Section:
@@ -862,6 +1026,28 @@ class _Builder:
         return section
 
 
+def audience_outcome(row: Row, outcome: Row | None) -> str | None:
+    """An audience's outcome in words, from its ``all`` treated row of rpt_play_outcomes
+    (``outcome``: empty when it has none; None when outcomes are not measured at all)."""
+    if outcome is None:
+        return None
+    if not outcome:
+        if row.get("has_history") is False:
+            return "not measured: evaluated on the as-of date only, so no entry day is known"
+        return "no closed cohort yet (no entry's outcome window has closed)"
+    sent = f"{count(row['treated_users'])} sent"
+    if row["holdout_users"] is None:
+        return f"no holdout yet: {sent}, none held out"
+    groups = f"{sent}, {count(row['holdout_users'])} held out"
+    if row["is_too_small"]:
+        return f"too few to read yet: {groups}"
+    low, high = row["lift_ci_low_pp"], row["lift_ci_high_pp"]
+    if row["lift_pp"] is None or low is None or high is None:
+        return f"no lift measured: {groups}"
+    reading = "a lift" if low > 0 else ("worse than holding out" if high < 0 else "no clear effect")
+    return f"{row['lift_pp']:+.2f} pp (95%: {low:+.2f} to {high:+.2f}), {reading}; {groups}"
+
+
 def _unavailable(section: Section, reason: str) -> Section:
     section.shown = False
     section.blocks = [Note(f"Not available: {reason}", "warning")]
@@ -878,7 +1064,7 @@ def _guarded(builder: Callable[[], Section | None], key: str, title: str) -> Sec
     """Run one section's builder; a missing or unreadable mart becomes a sentence, not a crash.
 
     Any other error is logged with its traceback and also becomes a sentence: one section that
-    cannot be drawn must not cost the reader the other eleven (the tests check that every
+    cannot be drawn must not cost the reader the other twelve (the tests check that every
     section of a real build is shown, so such an error cannot pass unnoticed there).
     """
     try:
@@ -911,6 +1097,7 @@ def collect(db: Serving, meta: Row) -> Report:
         (builder.plays, "plays", "Play outcomes"),
         (builder.stage_outcomes, "stage-outcomes", "Stage outcomes"),
         (builder.cohorts, "cohorts", "Cohort retention"),
+        (builder.audiences, "audiences", "Audiences"),
         (builder.quality, "quality", "Data quality"),
     ]
     sections = [s for s in (_guarded(*step) for step in plan) if s is not None]
