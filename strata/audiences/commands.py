@@ -93,10 +93,29 @@ def check(folder: Path | None, raw_dir: Path | None, config: Path | None) -> Non
     """Check every definition (file, line and what is wrong) without building anything."""
     settings = _settings(config)
     found = _definitions(settings, folder, raw_dir)
+    raw = raw_dir or (Path(settings.raw_dir) if settings.raw_dir else None)
     for audience in found:
         history = "history" if audience.has_history else "as of D only"
         click.echo(f"{audience.name:<28} {audience.kind:<8} {history:<13} {audience.text}")
+        if audience.kind == "list" and raw is not None:
+            click.echo(f"{'':<28} {list_delivery(raw / audience.spec)}")
     click.echo(f"{len(found)} audience(s) checked")
+
+
+def list_delivery(path: Path) -> str:
+    """When a list counts from, as the build reads it (macro delivery_marker_at): the day of a
+    `loaded_at=` marker in its path, else the file's modification time (UTC)."""
+    import datetime as dt
+    import re
+
+    marker = re.search(r"loaded_at=(\d{4}-\d{2}-\d{2})", str(path))
+    if marker:
+        return f"counts from {marker.group(1)} (its loaded_at= folder)"
+    moment = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+    return (
+        f"counts from {moment:%Y-%m-%d} (the file's modification time, {moment:%H:%M} UTC; a run "
+        "for an earlier day ignores it: put it under loaded_at=YYYY-MM-DD/ to say from when)"
+    )
 
 
 @audiences.command(name="vars")
