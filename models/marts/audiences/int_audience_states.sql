@@ -9,10 +9,14 @@
 -- same list.
 
 -- Downstream of the marts it reads (dim_users, the stage history, the RFM snapshots), so it
--- lives beside the audience marts; in the intermediate schema, never published. A view: the one
--- model that reads it (int_audience_members_evaluated) computes it in the same pass, instead of
--- writing and reading a row per user and evaluation day.
-{{ config(schema='intermediate', access='protected', materialized='view') }}
+-- lives beside the audience marts; in the intermediate schema, never published. On DuckDB a view:
+-- the one model that reads it (int_audience_members_evaluated) computes it in the same pass,
+-- instead of writing and reading a row per user and evaluation day. On Spark a table: the Hive
+-- metastore cannot hold a view's text this long (it stops at 32,700 characters).
+{{ config(
+    schema='intermediate', access='protected',
+    materialized='view' if target.type == 'duckdb' else 'table'
+) }}
 
 -- Every input a rule may read is a parent whatever the definitions, so that the graph (and the
 -- inputs of this model's unit tests) does not change with them:
