@@ -40,6 +40,7 @@ RESERVED_VARS = {
     "as_of_date": "--as-of",
     "accept_anomalies": "--accept-anomaly",
     "rfm_snapshot_recompute": "strata backfill --start/--end",
+    "audiences": "audiences/*.yml (setting audiences_dir; docs/audiences.md)",
 }
 
 

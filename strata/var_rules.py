@@ -150,6 +150,9 @@ RULES: dict[str, Rule] = {
     "holdout_share": SHARE,
     "holdout_salt": Rule("text", pattern=r"[^\x00-\x1f]{1,200}"),
     "holdout_history": Rule("list"),
+    # written by strata from audiences/*.yml (checked there, file and line), never by hand
+    "audiences": Rule("list"),
+    "audience_history_periods": Rule("int", 0, 36),
     "outcome_window_days": DAYS,
     "outcome_min_group_users": Rule("int", 1),
     "rfm_snapshot_grain": Rule("text", choices=("month", "week")),
