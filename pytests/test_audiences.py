@@ -185,8 +185,9 @@ def test_yaml_that_does_not_parse_names_its_line(tmp_path):
     ("content", "words"),
     [
         (None, "does not exist"),
-        ("", "line 1: needs a column user_id"),
-        ("id\nu001\n", "line 1: needs a column user_id"),
+        ("", "line 1: needs a column named exactly user_id"),
+        ("id\nu001\n", "line 1: needs a column named exactly user_id"),
+        (" user_id\nu001\n", "line 1: needs a column named exactly user_id"),
         (LIST_HEADER, "is empty: it has a header but no user ids"),
         (LIST_HEADER + "u001\n \n", "line 3: user_id is empty"),
     ],
@@ -208,6 +209,25 @@ def test_a_bad_list_is_refused_naming_the_file(tmp_path, content, words):
     )
     (problem,) = _problems(folder, raw)
     assert problem.startswith(f"{folder / 'crm.yml'}:5: ") and words in problem, problem
+
+
+def test_a_list_saved_with_a_byte_order_mark_is_read(tmp_path):
+    """Excel's "CSV UTF-8" starts the file with a byte-order mark; the build's reader drops it,
+    and so does the check."""
+    folder, raw = tmp_path / "audiences", tmp_path / "raw"
+    (raw / "lists").mkdir(parents=True)
+    (raw / "lists" / "vips.csv").write_bytes(b"\xef\xbb\xbfuser_id\r\nu001\r\n")
+    _write(
+        folder,
+        """
+        audiences:
+          - name: vips
+            owner: events
+            description: uploaded from Excel
+            list: lists/vips.csv
+        """,
+    )
+    assert [a.name for a in load(folder, PROJECT_DIR, raw)] == ["vips"]
 
 
 def test_the_project_and_fixture_definitions_are_valid():
@@ -467,3 +487,23 @@ def test_the_history_columns_are_the_ones_the_states_model_fills():
     sql = (PROJECT_DIR / "models" / "marts" / "audiences" / "int_audience_states.sql").read_text()
     block = sql.split("{%- set historical = {", 1)[1].split("} %}", 1)[0]
     assert set(re.findall(r"'(\w+)':", block)) == set(HISTORICAL_COLUMNS)
+
+
+def test_measure_from_must_be_a_date(tmp_path):
+    folder = tmp_path / "audiences"
+    _write(
+        folder,
+        """
+        audiences:
+          - name: sent
+            owner: crm
+            description: Sent from December.
+            measure_from: next monday
+            rule: {column: frequency, at_least: 1}
+        """,
+    )
+    (problem,) = _problems(folder)
+    assert problem.startswith(f"{folder / 'crm.yml'}:5: measure_from is a date (YYYY-MM-DD)")
+    _write(folder, GOOD.replace("    rule:", "    measure_from: 2026-12-01\n    rule:"))
+    (audience,) = load(folder, PROJECT_DIR, None)
+    assert audience.as_var()["measure_from"] == "2026-12-01"

@@ -305,6 +305,8 @@
             ~ strata_quote_literal(audience.get('goal', 'purchase')) ~ ' as conversion_goal, '
             ~ ('true' if audience.has_history else 'false') ~ ' as has_history, '
             ~ strata_quote_literal(audience.source) ~ ' as defined_at, '
+            ~ (audience_literal(audience.measure_from, 'date') if audience.get('measure_from')
+                else 'cast(null as date)') ~ ' as measured_from, '
             ~ loop.index ~ ' as definition_order'
         ) %}
     {% endfor %}
@@ -319,6 +321,7 @@
             ~ ("cast(null as " ~ dbt.type_string() ~ ")") ~ ' as conversion_goal, '
             ~ 'false as has_history, '
             ~ ("cast(null as " ~ dbt.type_string() ~ ")") ~ ' as defined_at, '
+            ~ 'cast(null as date) as measured_from, '
             ~ '0 as definition_order where 1 = 0'
         ) %}
     {% endif %}

@@ -79,7 +79,7 @@ HISTORICAL_COLUMNS = (
 )
 
 KINDS = ("rule", "list", "combine", "model")
-COMMON_KEYS = {"name", "owner", "description", "attributes", "goal"}
+COMMON_KEYS = {"name", "owner", "description", "attributes", "goal", "measure_from"}
 GOALS = ("purchase", "return_to_activity")
 
 
@@ -110,6 +110,7 @@ class Audience:
     spec: Any  # the rule tree, the list file, the combination tree or the model name
     has_history: bool = True
     text: str = ""  # the definition in words (the `reason` of every member)
+    measure_from: str | None = None  # entries before this day are not measured (none was sent)
     depends_on: list[str] = field(default_factory=list)
 
     def as_var(self) -> dict[str, Any]:
@@ -123,6 +124,7 @@ class Audience:
             "goal": self.goal,
             "source": self.source,
             "has_history": self.has_history,
+            "measure_from": self.measure_from,
             "text": self.text,
             "spec": self.spec,
         }
@@ -515,15 +517,18 @@ def _check_list_file(
         problems.append(f"{where}: list file {path} does not exist")
         return
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first name,
+        # as the build's CSV reader drops it too; the name must be exactly user_id, as there
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
-            if not header or "user_id" not in [name.strip() for name in header]:
+            if not header or "user_id" not in header:
                 problems.append(
-                    f"{where}: list file {path}, line 1: needs a column user_id, found {header}"
+                    f"{where}: list file {path}, line 1: needs a column named exactly user_id, "
+                    f"found {header}"
                 )
                 return
-            position = [name.strip() for name in header].index("user_id")
+            position = header.index("user_id")
             ids = 0
             for number, row in enumerate(reader, start=2):
                 if not row:
@@ -639,6 +644,10 @@ def _one(entry: _Located, shown: str, columns, models, raw_dir, problems) -> Aud
         goal = checker.text(values["goal"], "goal")
         if goal is not None and goal not in GOALS:
             checker.fail(values["goal"].line, f"goal is one of {', '.join(GOALS)}, got {goal!r}")
+    measure_from = None
+    if "measure_from" in values:
+        measure_from = checker.scalar(values["measure_from"], "date", None, "measure_from")
+        measure_from = None if measure_from is _BAD else measure_from
     kind = kinds[0]
     body = values[kind]
     spec: Any = None
@@ -683,6 +692,7 @@ def _one(entry: _Located, shown: str, columns, models, raw_dir, problems) -> Aud
         has_history=history,
         text=text,
         depends_on=depends,
+        measure_from=measure_from,
     )
 
 

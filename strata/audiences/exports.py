@@ -86,6 +86,9 @@ def _csv_select(relation: str, columns: list[str]) -> str:
     for name, kind in columns:
         if kind.upper().startswith("TIMESTAMP"):
             parts.append(f"strftime({_ident(name)}, '%Y-%m-%dT%H:%M:%SZ') as {_ident(name)}")
+        elif kind.upper() in {"DOUBLE", "FLOAT", "REAL"}:
+            # plain decimals (6 places), never exponent notation an importer may not read
+            parts.append(f"cast({_ident(name)} as decimal(38, 6)) as {_ident(name)}")
         else:
             parts.append(_ident(name))
     return f"select {', '.join(parts)} from {relation}"

@@ -20,6 +20,7 @@ final as (
         cast(conversion_goal as {{ dbt.type_string() }}) as conversion_goal,
         cast(has_history as boolean) as has_history,
         cast(defined_at as {{ dbt.type_string() }}) as defined_at,
+        cast(measured_from as date) as measured_from,
         cast(definition_order as integer) as definition_order,
         {{ dbt.concat(["'audience:'", 'audience_name']) }} as play_id
     from definitions

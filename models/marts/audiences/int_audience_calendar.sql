@@ -40,7 +40,7 @@ days as (
     where
         snapshots.snapshot_date < as_of.as_of_date
         and snapshots.snapshot_date
-        > cast({{ dbt.dateadd(grain, -1 * (periods | int), 'as_of.as_of_date') }} as date)
+        >= cast({{ dbt.dateadd(grain, -1 * (periods | int), 'as_of.as_of_date') }} as date)
 ),
 
 final as (

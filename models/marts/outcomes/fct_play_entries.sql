@@ -9,7 +9,8 @@
 -- whose entry is known is an entry into the play `audience:<name>` on the first day the user was
 -- found in it (the day an export would have sent them), held out by the same rule, converting by
 -- the audience's goal (dim_audiences.conversion_goal, purchase by default). A spell that was
--- already running on the audience's first evaluation day has no known entry and is left out.
+-- already running on the audience's first evaluation day has no known entry and is left out, and
+-- so is one found before the audience's measure_from (the day it started being sent), if set.
 
 {%- set window = var('outcome_window_days') %}
 
@@ -60,7 +61,12 @@ entered as (
     from memberships
     inner join audiences
         on memberships.audience_name = audiences.audience_name
-    where memberships.is_entry_known
+    where
+        memberships.is_entry_known
+        and (
+            audiences.measured_from is null
+            or memberships.first_found_on >= audiences.measured_from
+        )
 ),
 
 -- Each entry with what the user did in the window after it.
