@@ -210,7 +210,9 @@ ranked as (
         -- Among the usable versions of an order the latest `updated_at` wins; a version without
         -- `updated_at` is older than any with one. Ties go to the status furthest along
         -- (refunded, cancelled, completed, pending), then to the row's content hash, then to its
-        -- position in the file, so the winner is the same on every run and engine.
+        -- position in the file, then to the file's name (an identical copy of the order at the
+        -- same position of another file: a delivery sent twice), so the winner is the same on
+        -- every run and engine, incremental or fresh.
         -- Cast: row_number() is a bigint on DuckDB but an int on Spark.
         cast(row_number() over (
             partition by
@@ -225,7 +227,8 @@ ranked as (
                     when 'pending' then 1
                 end desc nulls last,
                 row_hash asc nulls last,
-                source_row asc nulls last
+                source_row asc nulls last,
+                source_file asc nulls last
         ) as {{ dbt.type_bigint() }}) as version_rank
     from checked
 ),
