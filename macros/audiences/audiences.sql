@@ -14,8 +14,21 @@
 {% endmacro %}
 
 
-{#- The checked definitions (var audiences), each combination after what it reads. -#}
+{#- The checked definitions (var audiences), each combination after what it reads: those the
+    daily run evaluates (`trigger` audiences are the intraday run's, trigger_audience_definitions). -#}
 {% macro audience_definitions() %}
+    {{ return(all_audience_definitions() | rejectattr('kind', 'equalto', 'trigger') | list) }}
+{% endmacro %}
+
+
+{#- The trigger audiences of var audiences (docs/triggers.md). -#}
+{% macro trigger_audience_definitions() %}
+    {{ return(all_audience_definitions() | selectattr('kind', 'equalto', 'trigger') | list) }}
+{% endmacro %}
+
+
+{#- Every definition of var audiences, checked. -#}
+{% macro all_audience_definitions() %}
     {% set definitions = var('audiences', []) or [] %}
     {% set seen = [] %}
     {% for audience in definitions %}
@@ -26,7 +39,7 @@
                 ~ "vars` checks them and prints this var)"
             ) }}
         {% endif %}
-        {% if audience.kind not in ('rule', 'list', 'combine', 'model') %}
+        {% if audience.kind not in ('rule', 'list', 'combine', 'model', 'trigger') %}
             {{ exceptions.raise_compiler_error(
                 "var audiences: audience " ~ audience.name ~ " has an unknown kind " ~ audience.kind
             ) }}
