@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from strata.orchestrate import (
 from strata.runs import read_runs
 from strata.settings import ConfigError, Settings, check_db_path, load_settings
 from strata.summary import format_summary, read_summary
+from strata.triggers import intraday_dbt_args
 from strata.var_rules import var_problems
 
 # Vars the wrapper sets itself, each from its own flag.
@@ -131,7 +133,7 @@ def _report(settings: Settings, outcome: RunOutcome, as_json: bool) -> None:
         )
         if settings.engine != "duckdb":
             click.echo(record.message)
-        elif record.command != "publish":
+        elif record.command not in ("publish", "intraday"):
             click.echo(format_summary(read_summary(settings.db)))
     if not as_json:
         for note in outcome.notes:
@@ -359,6 +361,38 @@ def _build_args(select: str | None = None, full_refresh: bool = False) -> list[s
     is_flag=True,
     help="Publish even when this build is as of an earlier date than the published one.",
 )
+@click.option(
+    "--intraday",
+    is_flag=True,
+    help="Read only the new deliveries, rebuild the trigger models and publish the trigger "
+    "audiences; the daily marts stay as they are (docs/triggers.md).",
+)
+@click.option(
+    "--at",
+    "trigger_at",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]),
+    default=None,
+    help="The moment M (UTC) the triggers are computed for [the newest delivery].",
+)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="With --intraday: keep running, and run again whenever a delivery lands, with dbt "
+    "kept warm in this process (docs/triggers.md).",
+)
+@click.option(
+    "--poll-seconds",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="With --watch: how often the raw folder is listed.",
+)
+@click.option(
+    "--max-runs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --watch: stop after this many runs.",
+)
 @WAIT_OPTION
 @DB_OPTION
 @TARGET_OPTION
@@ -374,6 +408,11 @@ def run(
     no_publish: bool,
     accept_anomalies: bool,
     publish_older: bool,
+    intraday: bool,
+    trigger_at: dt.datetime | None,
+    watch: bool,
+    poll_seconds: float,
+    max_runs: int | None,
     lock_wait_seconds: float | None,
     db_path: str | None,
     target: str | None,
@@ -382,27 +421,70 @@ def run(
 ) -> None:
     """Check the input and freshness, run `dbt build`, publish on success, print what it did.
 
-    Unit tests are left to `make test`: they check the SQL's logic, not the data.
+    Unit tests are left to `make test`: they check the SQL's logic, not the data. With
+    --intraday: only the new deliveries and the trigger audiences (docs/triggers.md).
     """
+    if intraday and (as_of or select or full_refresh or publish_older):
+        _fail_usage(
+            "--intraday reads the newest deliveries: it takes no --as-of, --select, "
+            "--full-refresh or --publish-older"
+        )
+    if watch and (not intraday or trigger_at):
+        _fail_usage("--watch is for `strata run --intraday` without --at")
     settings = _settings(
         config, raw_dir=raw_dir, db_path=db_path, target=target,
         lock_wait_seconds=lock_wait_seconds,
     )  # fmt: skip
     options = RunOptions.from_settings(
         settings,
-        command="run",
+        command="intraday" if intraday else "run",
         raw_dir=_raw_dir(settings),
-        dbt_args=_build_args(select, full_refresh),
+        dbt_args=intraday_dbt_args() if intraday else _build_args(select, full_refresh),
         as_of=as_of.date().isoformat() if as_of else None,
         dbt_vars=_dbt_vars(settings, vars_text),
         freshness_check=freshness_check,
         publish=not no_publish,
         publish_older=publish_older,
         accept_anomalies=accept_anomalies,
+        intraday=intraday,
+        trigger_as_of=trigger_at.isoformat() if trigger_at else None,
     )
+    if watch:
+        sys.exit(_watch(settings, options, poll_seconds, max_runs, as_json))
     outcome = execute(settings, options, log=lambda line: click.echo(line, err=True))
     _report(settings, outcome, as_json)
     sys.exit(outcome.exit_code)
+
+
+def _watch(
+    settings: Settings,
+    options: RunOptions,
+    poll_seconds: float,
+    max_runs: int | None,
+    as_json: bool,
+) -> int:
+    """`strata run --intraday --watch`: an intraday run whenever the raw folder changes, with dbt
+    warm in this process, until SIGINT or SIGTERM (a run in progress finishes first)."""
+    from strata import dbt_runner
+    from strata.triggers import watch
+
+    if options.raw_dir is None:
+        _fail_usage("--watch needs a raw folder to watch (--raw-dir or raw_dir)")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    dbt_runner.WARM = dbt_runner.WarmDbt()
+
+    def once() -> int:
+        outcome = execute(settings, options, log=lambda line: click.echo(line, err=True))
+        _report(settings, outcome, as_json)
+        return outcome.exit_code
+
+    click.echo(f"strata: watching {options.raw_dir} every {poll_seconds:g}s (stop with Ctrl-C)")
+    return watch(
+        once, options.raw_dir, poll_seconds=poll_seconds, max_runs=max_runs,
+        stopped=stop.is_set, sleep=stop.wait,
+    )  # fmt: skip
 
 
 @main.command()

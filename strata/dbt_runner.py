@@ -109,7 +109,11 @@ def run_dbt(
     warehouse with the same file name has the same profile, so a new warehouse starts from the
     parse cache of the last one of its name (dbt checks every file and setting it depends on
     before reusing anything, so a stale cache only costs the parse it would have cost anyway).
+
+    With a warm runner installed (`WARM`, the intraday watcher) dbt runs in this process instead.
     """
+    if WARM is not None:
+        return WARM.run(settings, args, env=env, on_event=on_event)
     artifacts = target_path(settings)
     command = [
         dbt_executable(),
@@ -330,3 +334,130 @@ def run_dbt_with_retries(
         result = run_dbt(settings, retry_args, env=env, on_event=on_event)
         attempts += 1
     return result, attempts
+
+
+class WarmDbt:
+    """dbt inside this process, with the project parsed once: what `strata run --intraday
+    --watch` uses, so that each cycle pays for its models, not for starting Python, importing
+    dbt and loading the parse cache again (about 7 of the 10 seconds a small intraday run takes
+    as a subprocess; docs/triggers.md).
+
+    The parsed manifest is kept while the vars stay the same, and thrown away when they change.
+    Between invocations the DuckDB warehouse is closed (dbt-duckdb keeps one database instance
+    per process), so the daily `strata run`, another process, can open it while the watcher
+    waits. dbt's invocations share global state, so one runs at a time (the watcher is one loop).
+    """
+
+    def __init__(self) -> None:
+        self._manifest = None
+        self._key: tuple | None = None
+
+    def run(
+        self,
+        settings: Settings,
+        args: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        on_event: Callable[[dict], None] | None = None,
+    ) -> DbtResult:
+        from dbt.cli.main import dbtRunner  # only the watcher pays for importing dbt
+        from dbt_common.events.functions import msg_to_dict
+
+        artifacts = target_path(settings)
+        common = [
+            "--log-path", str(artifacts / "logs"), "--log-level-file", "info", "--quiet",
+            "--project-dir", str(settings.project_dir), "--target", settings.target,
+            "--target-path", str(artifacts),
+        ]  # fmt: skip
+        variables = _vars_argument(args)
+        local = settings.engine == "duckdb"
+        overrides = {
+            "DBT_PROFILES_DIR": str(settings.project_dir),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            # relative, in the warehouse's folder, as for a subprocess: the same profile, so the
+            # parse cache stays valid for the daily run's dbt
+            "STRATA_DB_PATH": settings.db.name if local else str(settings.db),
+            **(env or {}),
+        }
+        if local and not os.environ.get("STRATA_TEMP_DIR"):
+            overrides["STRATA_TEMP_DIR"] = str(
+                (settings.state_dir / "tmp").relative_to(settings.db.parent)
+            )
+        errors: list[str] = []
+        notices: list[str] = []
+
+        def listen(message) -> None:
+            event = msg_to_dict(message)
+            info = event.get("info", {})
+            if info.get("level") == "error" and info.get("msg"):
+                errors.append(info["msg"])
+            if info.get("name") == "JinjaLogInfo" and str(info.get("msg", "")).startswith(
+                NOTICE_PREFIX
+            ):
+                notices.append(info["msg"].removeprefix("strata ").strip())
+            if on_event is not None:
+                on_event(event)
+
+        results_file = artifacts / "run_results.json"
+        results_file.unlink(missing_ok=True)
+        saved = {name: os.environ.get(name) for name in overrides}
+        os.environ.update(overrides)
+        settings.db.parent.mkdir(parents=True, exist_ok=True)
+        working_dir = os.getcwd()
+        os.chdir(settings.db.parent if local else settings.project_dir)
+        try:
+            # the manifest holds relations by the warehouse's file name, not its folder
+            key = (variables, str(settings.project_dir), settings.target, settings.db.name)
+            if self._manifest is None or self._key != key:
+                parsed = dbtRunner().invoke(["parse", *common, *variables])
+                self._manifest = parsed.result if parsed.success else None
+                self._key = key if parsed.success else None
+            outcome = dbtRunner(manifest=self._manifest, callbacks=[listen]).invoke(
+                [*args, *common]
+            )
+            return_code = 0 if outcome.success else (2 if outcome.exception else 1)
+            if outcome.exception is not None:
+                errors.append(str(outcome.exception))
+        finally:
+            _close_duckdb()
+            os.chdir(working_dir)
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        return DbtResult(
+            command=["dbt (in process)", *args],
+            return_code=return_code,
+            nodes=read_run_results(results_file),
+            errors=errors,
+            notices=notices,
+        )
+
+
+def _vars_argument(args: Sequence[str]) -> tuple[str, ...]:
+    """The `--vars` option of an argument list (the parse must see the same vars)."""
+    args = list(args)
+    if "--vars" in args:
+        index = args.index("--vars")
+        return tuple(args[index : index + 2])
+    return ()
+
+
+def _close_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process, so that another process
+    (the daily run) can open the warehouse file."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - the Spark-only install
+        return
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        with contextlib.suppress(Exception):
+            environment.close()
+        DuckDBConnectionManager._ENV = None
+
+
+# The runner `run_dbt` hands invocations to when one is installed (`strata run --intraday
+# --watch`); None: every invocation is a subprocess.
+WARM: WarmDbt | None = None

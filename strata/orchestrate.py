@@ -34,6 +34,7 @@ from strata.publish import SERVING_DB, PublishError, current_manifest, publish
 from strata.runs import LockHeld, RunRecord, append_run, new_run_id, run_lock
 from strata.settings import DEFAULT_DB_PATH, ConfigError, Settings
 from strata.summary import read_summary
+from strata.triggers import publish_triggers
 from strata.var_rules import differing_vars
 
 EXIT_OK = 0
@@ -65,6 +66,10 @@ class RunOptions:
     publish: bool = True
     publish_older: bool = False
     accept_anomalies: bool = False
+    # `strata run --intraday`: the base models and the trigger models only, then the trigger
+    # audiences published (strata/triggers.py); `trigger_as_of` pins the moment M.
+    intraday: bool = False
+    trigger_as_of: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **given: Any) -> RunOptions:
@@ -237,6 +242,7 @@ class _Run:
     slices_before: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     result: DbtResult | None = None
+    trigger_audiences: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def builds(self) -> bool:
@@ -265,6 +271,8 @@ def _locked(
     run = _Run(settings, options, record, progress, log)
     _check_inputs(run)
     _prepare_dbt(run)
+    if options.intraday:
+        return _intraday(run)
     _check_holdout_rule(run)
     for step in (_check_freshness, _plan_incremental, _prepare_spark, _build):
         stopped = step(run)
@@ -292,7 +300,10 @@ def _prepare_dbt(run: _Run) -> None:
     settings, options = run.settings, run.options
     # The as-of date travels to dbt in one channel, env STRATA_AS_OF_DATE (docs/segments.md);
     # an empty one keeps a stray shell value out.
-    run.env = {"STRATA_AS_OF_DATE": options.as_of or ""}
+    run.env = {
+        "STRATA_AS_OF_DATE": options.as_of or "",
+        "STRATA_TRIGGER_AS_OF": options.trigger_as_of or "",
+    }
     if options.raw_dir:
         run.env["STRATA_RAW_DIR"] = str(options.raw_dir)
         if settings.engine == "spark":
@@ -313,8 +324,13 @@ def _prepare_dbt(run: _Run) -> None:
         run.notes.append(f"guards relaxed for this run by var(s): {', '.join(relaxed)}")
     if options.accept_anomalies:
         run.dbt_vars["accept_anomalies"] = True
-    if run.builds:
-        run.dbt_vars.update(_audience_vars(settings, options.raw_dir))
+    if run.builds or options.publish:
+        checked = _audience_vars(settings, options.raw_dir)
+        run.trigger_audiences = [
+            audience for audience in checked["audiences"] if audience["kind"] == "trigger"
+        ]
+        if run.builds:
+            run.dbt_vars.update(checked)
     run.dbt_args = list(options.dbt_args)
 
 
@@ -520,11 +536,86 @@ def _finish(run: _Run) -> RunOutcome:
         outcome.notes += _recomputed_slices(run)
     if options.publish:
         _publish(settings, options, record, build, outcome, run.live)
+        if record.status != "failed":
+            _publish_trigger_audiences(run, outcome)
     if record.status != "failed":
         record.status = "success"
     else:
         outcome.exit_code = EXIT_FAILED
     return outcome
+
+
+def _intraday(run: _Run) -> RunOutcome:
+    """`strata run --intraday`: the files delivered since the last build, read by the base
+    models, and every trigger model, then the trigger audiences published. The daily marts and
+    the daily publication are not touched (docs/triggers.md)."""
+    settings, options, record = run.settings, run.options, run.record
+    if settings.engine != "duckdb":
+        raise ConfigError(
+            "the intraday run is for the DuckDB warehouse; on Spark the trigger models are built "
+            "by `strata run` (docs/decisions.md, docs/triggers.md)"
+        )
+    build = read_build_record(settings) or {}
+    if build.get("status") != "complete":
+        return run.stop(
+            f"the intraday run needs a complete daily build of {settings.db} (the trigger models "
+            f"read its lifecycle history and rhythm); the last build is "
+            f"{build.get('status') or 'missing'}. Run `strata run` first; nothing was published."
+        )
+    result, _attempts = dbt_runner.run_dbt_with_retries(
+        settings,
+        [*run.dbt_args, *run.vars_args],
+        retries=options.retries,
+        backoff_seconds=options.retry_backoff_seconds,
+        env=run.env,
+        on_event=run.progress,
+    )
+    run.result = result
+    _count_nodes(record, result)
+    if not result.ok:
+        return run.stop(
+            "the intraday build or its tests failed; the published trigger audiences are unchanged",
+            result,
+        )
+    outcome = RunOutcome(
+        exit_code=EXIT_OK, record=record, dbt=result, notes=run.notes + result.notices
+    )
+    if options.publish:
+        _publish_trigger_audiences(run, outcome)
+    if record.status == "failed":
+        outcome.exit_code = EXIT_FAILED
+    else:
+        record.status = "success"
+    return outcome
+
+
+def _publish_trigger_audiences(run: _Run, outcome: RunOutcome) -> None:
+    """A new trigger version (strata/triggers.py), after a good daily or intraday build."""
+    settings, options, record = run.settings, run.options, run.record
+    try:
+        published = publish_triggers(
+            settings.db,
+            options.serving_dir,
+            run.trigger_audiences,
+            keep=options.keep_versions,
+            run_id=record.run_id,
+        )
+    except PublishError as error:
+        record.status, record.message = "failed", str(error)
+        return
+    if published is None:
+        return
+    counts = ", ".join(
+        f"{name} {figures['members']} (+{figures['adds']} -{figures['removes']})"
+        for name, figures in published.counts.items()
+    )
+    outcome.notes.append(
+        f"trigger audiences as of {published.trigger_as_of} published as version "
+        f"{published.version}" + (f": {counts}" if counts else "")
+    )
+    if options.intraday:
+        record.published_version = published.version
+        record.message = f"trigger audiences as of {published.trigger_as_of}"
 
 
 def _recomputed_slices(run: _Run) -> list[str]:

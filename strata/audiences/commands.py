@@ -95,7 +95,11 @@ def check(folder: Path | None, raw_dir: Path | None, config: Path | None) -> Non
     found = _definitions(settings, folder, raw_dir)
     raw = raw_dir or (Path(settings.raw_dir) if settings.raw_dir else None)
     for audience in found:
-        history = "history" if audience.has_history else "as of D only"
+        history = (
+            "within the day"
+            if audience.kind == "trigger"
+            else ("history" if audience.has_history else "as of D only")
+        )
         click.echo(f"{audience.name:<28} {audience.kind:<8} {history:<13} {audience.text}")
         if audience.kind == "list" and raw is not None:
             click.echo(f"{'':<28} {list_delivery(raw / audience.spec)}")
@@ -141,7 +145,8 @@ def print_vars(folder: Path | None, raw_dir: Path | None, extra: str | None, con
 @CONFIG_OPTION
 def list_audiences(db_path: str | None, config: Path | None) -> None:
     """Every published audience: kind, owner, members, sent to, held out, definition."""
-    con = _published(_settings(config, db_path=db_path))
+    settings = _settings(config, db_path=db_path)
+    con = _published(settings)
     rows = con.execute(
         "select a.audience_name, a.audience_kind, a.audience_owner, s.member_count, "
         "s.sendable_count, s.holdout_count, s.entered_count, s.exited_count, a.definition "
@@ -159,6 +164,20 @@ def list_audiences(db_path: str | None, config: Path | None) -> None:
         )
         click.echo(f"{'':<28} {definition}")
     click.echo("in / out: entered and left since the evaluation day before D")
+    from strata.triggers import current_trigger_manifest  # trigger audiences (docs/triggers.md)
+
+    trigger = current_trigger_manifest(settings.serving)
+    if trigger and trigger.get("audiences"):
+        click.echo(
+            f"\ntrigger audiences as of {trigger['trigger_as_of']} (version {trigger['version']}):"
+        )
+        for name, counts in trigger["audiences"].items():
+            click.echo(
+                f"{name:<28} {'trigger':<8} {counts['members'] + counts['held_out']:>9,} "
+                f"{counts['members']:>9,} {counts['held_out']:>9,} {counts['adds']:>7,} "
+                f"{counts['removes']:>7,}"
+            )
+        click.echo("in / out: added and removed since the previous trigger version")
 
 
 @audiences.command()

@@ -78,7 +78,7 @@ HISTORICAL_COLUMNS = (
     "last_platform",
 )
 
-KINDS = ("rule", "list", "combine", "model")
+KINDS = ("rule", "list", "combine", "model", "trigger")
 COMMON_KEYS = {"name", "owner", "description", "attributes", "goal", "measure_from"}
 GOALS = ("purchase", "return_to_activity")
 
@@ -234,6 +234,13 @@ def audience_models(project_dir: Path) -> set[str]:
         ):
             found.add(path.stem)
     return found
+
+
+def trigger_names(project_dir: Path) -> set[str]:
+    """The triggers an audience of kind `trigger` may name: models/triggers/trg_<name>.sql."""
+    return {
+        path.stem[len("trg_") :] for path in (project_dir / "models" / "triggers").glob("trg_*.sql")
+    }
 
 
 # ---- checking -----------------------------------------------------------------------------------
@@ -553,6 +560,7 @@ def load(folder: Path, project_dir: Path, raw_dir: Path | None = None) -> list[A
     the audiences it reads. Raises DefinitionError listing every problem found."""
     columns = catalogue(project_dir)
     models = audience_models(project_dir)
+    triggers = trigger_names(project_dir)
     problems: list[str] = []
     audiences: list[Audience] = []
     lines: dict[str, str] = {}
@@ -578,7 +586,7 @@ def load(folder: Path, project_dir: Path, raw_dir: Path | None = None) -> list[A
             problems.append(f"{shown}:{document.line}: `audiences:` must be a list of definitions")
             continue
         for entry in entries.value:
-            audience = _one(entry, shown, columns, models, raw_dir, problems)
+            audience = _one(entry, shown, columns, models, raw_dir, problems, triggers)
             if audience is None:
                 continue
             if audience.name in lines:
@@ -595,7 +603,9 @@ def load(folder: Path, project_dir: Path, raw_dir: Path | None = None) -> list[A
     return ordered
 
 
-def _one(entry: _Located, shown: str, columns, models, raw_dir, problems) -> Audience | None:
+def _one(
+    entry: _Located, shown: str, columns, models, raw_dir, problems, triggers=frozenset()
+) -> Audience | None:
     if not isinstance(entry.value, dict):
         problems.append(f"{shown}:{entry.line}: each audience is a mapping with a name")
         return None
@@ -664,6 +674,16 @@ def _one(entry: _Located, shown: str, columns, models, raw_dir, problems) -> Aud
         if relative is not None:
             _check_list_file(raw_dir, relative, shown, body.line, problems)
             spec = relative
+    elif kind == "trigger":
+        trigger = checker.text(body, "trigger", NAME)
+        if trigger is not None and trigger not in triggers:
+            checker.fail(
+                body.line,
+                f"unknown trigger '{trigger}': one of {', '.join(sorted(triggers))} "
+                "(models/triggers, docs/triggers.md)",
+            )
+        spec = trigger
+        history = False
     else:
         model = checker.text(body, "model", NAME)
         if model is not None and model not in models:
@@ -679,6 +699,7 @@ def _one(entry: _Located, shown: str, columns, models, raw_dir, problems) -> Aud
         "combine": lambda: _words(spec),
         "list": lambda: f"on list {spec}",
         "model": lambda: f"chosen by model {spec}",
+        "trigger": lambda: f"in trigger {spec} now",
     }[kind]()
     return Audience(
         name=name,
@@ -701,7 +722,13 @@ def _order(audiences: list[Audience], problems: list[str]) -> list[Audience]:
     by_name = {audience.name: audience for audience in audiences}
     for audience in audiences:
         for name in audience.depends_on:
-            if name not in by_name:
+            if name in by_name and by_name[name].kind == "trigger":
+                problems.append(
+                    f"{audience.source}: combination '{audience.name}' reads trigger audience "
+                    f"'{name}', which changes within the day; the daily audiences cannot combine "
+                    "it (docs/triggers.md)"
+                )
+            elif name not in by_name:
                 problems.append(
                     f"{audience.source}: combination '{audience.name}' reads unknown "
                     f"audience '{name}'"

@@ -131,72 +131,93 @@ def write_exports(
     audiences folder (None on a first publication). Returns the counts per audience."""
     counts: dict[str, dict[str, int]] = {}
     for audience in audiences(con, catalog):
-        name = audience["name"]
-        target = folder / name
-        target.mkdir(parents=True)
-        con.execute(
-            f"create or replace temp table export_members as {members_sql(catalog, audience)}"
-        )
-        members = _write_pair(con, "export_members", target, MEMBERS)
-        before = previous / name / f"{MEMBERS}.parquet" if previous is not None else None
-        if before is not None and before.is_file():
-            con.execute(
-                "create or replace temp table export_before as "
-                f"select * from read_parquet({_literal(before)})"
-            )
-            shared = [
-                row[0]
-                for row in con.execute("describe export_members").fetchall()
-                if row[0] in {r[0] for r in con.execute("describe export_before").fetchall()}
-            ]
-            kept = ", ".join(f"before.{_ident(c)}" for c in shared)
-            now = ", ".join(f"members.{_ident(c)}" for c in shared)
-            con.execute(
-                "create or replace temp table export_changes as "
-                f"select 'add' as change, {now} from export_members as members "
-                "anti join export_before as before on members.user_id = before.user_id "
-                "union all "
-                f"select 'remove' as change, {kept} from export_before as before "
-                "anti join export_members as members on members.user_id = before.user_id "
-                "order by change, user_id"
-            )
-            based_on = previous_version
-        else:
-            con.execute(
-                "create or replace temp table export_changes as "
-                "select 'add' as change, * from export_members order by user_id"
-            )
-            based_on = None
-        _write_pair(con, "export_changes", target, CHANGES)
-        adds, removes = con.execute(
-            "select count(*) filter (where change = 'add'), "
-            "count(*) filter (where change = 'remove') "
-            "from export_changes"
-        ).fetchone()
         held_out = con.execute(
             f"select count(*) from {_ident(catalog)}.marts.fct_audience_memberships "
-            f"where audience_name = {_literal(name)} and is_current and is_holdout"
+            f"where audience_name = {_literal(audience['name'])} and is_current and is_holdout"
         ).fetchone()[0]
-        counts[name] = {"members": members, "adds": adds, "removes": removes, "held_out": held_out}
-        manifest = {
-            "audience": name,
-            "kind": audience["kind"],
-            "definition": audience["definition"],
-            "defined_at": audience["defined_at"],
-            "version": version,
-            "as_of_date": as_of_date,
-            "changes_since_version": based_on,
-            "counts": counts[name],
-            "columns": [row[0] for row in con.execute("describe export_members").fetchall()],
-            "files": [
-                _file_entry(target / f"{stem}.{kind}")
-                for stem in (MEMBERS, CHANGES)
-                for kind in ("csv", "parquet")
-            ],
-        }
-        (target / EXPORT_MANIFEST).write_text(
-            json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
+        counts[audience["name"]] = write_export(
+            con,
+            audience,
+            members_sql(catalog, audience),
+            folder / audience["name"],
+            held_out=held_out,
+            previous=previous,
+            manifest={"version": version, "as_of_date": as_of_date},
+            previous_version=previous_version,
         )
+    return counts
+
+
+def write_export(
+    con: duckdb.DuckDBPyConnection,
+    audience: dict[str, Any],
+    members: str,
+    target: Path,
+    *,
+    held_out: int,
+    previous: Path | None,
+    manifest: dict[str, Any],
+    previous_version: str | None,
+) -> dict[str, int]:
+    """One audience's export into `target`: its members (the query `members`, ordered by
+    user_id), the changes against the same audience's members in the `previous` folder, and the
+    manifest (`manifest` gives its version fields). Returns the counts."""
+    name = audience["name"]
+    target.mkdir(parents=True)
+    con.execute(f"create or replace temp table export_members as {members}")
+    member_count = _write_pair(con, "export_members", target, MEMBERS)
+    before = previous / name / f"{MEMBERS}.parquet" if previous is not None else None
+    if before is not None and before.is_file():
+        con.execute(
+            "create or replace temp table export_before as "
+            f"select * from read_parquet({_literal(before)})"
+        )
+        shared = [
+            row[0]
+            for row in con.execute("describe export_members").fetchall()
+            if row[0] in {r[0] for r in con.execute("describe export_before").fetchall()}
+        ]
+        kept = ", ".join(f"before.{_ident(c)}" for c in shared)
+        now = ", ".join(f"members.{_ident(c)}" for c in shared)
+        con.execute(
+            "create or replace temp table export_changes as "
+            f"select 'add' as change, {now} from export_members as members "
+            "anti join export_before as before on members.user_id = before.user_id "
+            "union all "
+            f"select 'remove' as change, {kept} from export_before as before "
+            "anti join export_members as members on members.user_id = before.user_id "
+            "order by change, user_id"
+        )
+        based_on = previous_version
+    else:
+        con.execute(
+            "create or replace temp table export_changes as "
+            "select 'add' as change, * from export_members order by user_id"
+        )
+        based_on = None
+    _write_pair(con, "export_changes", target, CHANGES)
+    adds, removes = con.execute(
+        "select count(*) filter (where change = 'add'), "
+        "count(*) filter (where change = 'remove') "
+        "from export_changes"
+    ).fetchone()
+    counts = {"members": member_count, "adds": adds, "removes": removes, "held_out": held_out}
+    document = {
+        "audience": name,
+        "kind": audience["kind"],
+        "definition": audience["definition"],
+        "defined_at": audience["defined_at"],
+        **manifest,
+        "changes_since_version": based_on,
+        "counts": counts,
+        "columns": [row[0] for row in con.execute("describe export_members").fetchall()],
+        "files": [
+            _file_entry(target / f"{stem}.{kind}")
+            for stem in (MEMBERS, CHANGES)
+            for kind in ("csv", "parquet")
+        ],
+    }
+    (target / EXPORT_MANIFEST).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     for table in ("export_members", "export_before", "export_changes"):
         con.execute(f"drop table if exists {table}")
     return counts
