@@ -105,8 +105,11 @@ pytest: $(STAMP) $(CHROMIUM)
 # Sequences of daily runs, each warehouse compared with a fresh build for the same date: a season
 # of simulated runs (issue #14, docs/scheduling.md: outages, late and corrected data, a refused day,
 # a killed run, backfills) and incremental deliveries (issue #19, pytests/test_incremental.py).
+# Each sequence is one xdist group: its module-scoped warehouse is built once, on one worker, and
+# the sequences run side by side on the two cores (most of each is dbt starting and compiling,
+# one core's work).
 test-season: $(STAMP)
-	$(BIN)/pytest -m season --durations=5
+	$(BIN)/pytest -m season -n $(PYTEST_WORKERS) --dist loadgroup --durations=5
 
 # ---- Spark (issue #8, docs/spark.md): the same project on local Spark, compared with DuckDB ----
 # Not part of `make test`: it needs Java 17 and pyspark, and takes minutes rather than seconds.
@@ -134,16 +137,18 @@ $(SPARK_STAMP): $(STAMP)
 # Python models) for the same as-of date, then compares every table of both builds row for row.
 # $(1): name, $(2): raw folder, $(3): as-of date, $(4): audience definitions (the fixture's, with
 # its uploaded list, or the project's). The fixture is dirt by design: its quarantine
-# guards are lifted on both engines.
+# guards are lifted on both engines. The trigger models (schema triggers) are computed for the
+# same moment on both: 20:00 UTC on the as-of date.
 SPARK_VARS := {guard_max_quarantined_share: 1, guard_max_new_quarantined_share: 1}
 define compare_engines
 	rm -rf $(SPARK_WORK)/$(1) && mkdir -p $(SPARK_WORK)/$(1)/spark
 	STRATA_RAW_DIR=$(CURDIR)/$(2) STRATA_DB_PATH=$(SPARK_WORK)/$(1)/duckdb.duckdb \
-		STRATA_AS_OF_DATE=$(3) DBT_TARGET_PATH=target/engines-duckdb \
+		STRATA_AS_OF_DATE=$(3) STRATA_TRIGGER_AS_OF=$(3)T20:00:00 DBT_TARGET_PATH=target/engines-duckdb \
 		$(BIN)/dbt build --quiet --fail-fast --vars "$$($(BIN)/strata audiences vars --dir $(4) \
 		--raw-dir $(2) --vars '$(SPARK_VARS)')"
 	STRATA_SPARK_DIR=$(CURDIR)/$(SPARK_WORK)/$(1)/spark SPARK_LOCAL_IP=127.0.0.1 \
 		STRATA_AUDIENCES_DIR=$(4) $(BIN)/strata run --target spark --raw-dir $(2) --as-of $(3) \
+		--at $(3)T20:00:00 \
 		--vars '$(SPARK_VARS)' --db $(SPARK_WORK)/$(1)/spark/state.duckdb
 	$(BIN)/python -m tools.engines --duckdb $(SPARK_WORK)/$(1)/duckdb.duckdb \
 		--spark-dir $(SPARK_WORK)/$(1)/spark

@@ -464,6 +464,8 @@ def test_audiences_list_show_and_export(fixture_run, tmp_path):
     listed = CliRunner().invoke(main, ["audiences", "list", *args])
     assert listed.exit_code == 0, listed.output
     assert "repeat_buyers_90d" in listed.output and "purchases in 90d >= 2" in listed.output
+    # the trigger audiences, from the trigger version the daily run published beside it
+    assert "trigger audiences as of" in listed.output and "cart_reminder" in listed.output
     shown = CliRunner().invoke(main, ["audiences", "show", "lapsed", *args])
     assert shown.exit_code == 0, shown.output
     for words in ("lifecycle_stage = 'dormant' or", "size over time", "portrait", "u002"):

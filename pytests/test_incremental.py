@@ -29,7 +29,7 @@ from deliveries import Shop, copy_schemas, differences
 
 from strata.generate import generate
 
-pytestmark = pytest.mark.season
+pytestmark = [pytest.mark.season, pytest.mark.xdist_group("incremental")]
 
 START = dt.date(2026, 2, 1)
 END = dt.date(2026, 2, 12)

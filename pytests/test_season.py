@@ -30,7 +30,7 @@ from deliveries import Shop, differences
 from strata.generate import generate
 from strata.runs import read_runs
 
-pytestmark = pytest.mark.season
+pytestmark = [pytest.mark.season, pytest.mark.xdist_group("season")]
 
 SEED = 3
 USERS = 250

@@ -32,7 +32,7 @@ import duckdb
 # always builds in full, has none of their values to match.
 from strata.incremental import BOOKKEEPING_COLUMNS
 
-DEFAULT_SCHEMAS = ("reference", "staging", "intermediate", "marts")
+DEFAULT_SCHEMAS = ("reference", "staging", "intermediate", "marts", "triggers")
 # Doubles are compared to this many significant digits: the engines sum and average in
 # different orders, which moves the last bits and nothing else.
 SIGNIFICANT_DIGITS = 9

@@ -39,28 +39,64 @@ def schema_differences(
                 f"only fresh {sorted(right_tables - left_tables)}"
             )
         for table in sorted(left_tables & right_tables):
-            columns = [
-                f'"{name}"'
-                for (name,) in con.execute(
-                    "select column_name from information_schema.columns where table_catalog ="
-                    " 'lhs' and table_schema = ? and table_name = ? order by ordinal_position",
-                    [schema, table],
-                ).fetchall()
-                if name not in ignore_columns
-            ]
-            listed = ", ".join(columns)
-            left_rows = f'select {listed} from lhs.{schema}."{table}"'
-            right_rows = f'select {listed} from rhs.{schema}."{table}"'
-            try:
-                only_left, only_right = con.execute(
-                    f"select (select count(*) from ({left_rows} except all {right_rows})),"
-                    f" (select count(*) from ({right_rows} except all {left_rows}))"
-                ).fetchone()
-            except duckdb.Error as error:  # columns that differ in number or type
-                problems.append(f"{table}: not comparable ({str(error).splitlines()[0]})")
-                continue
-            if only_left or only_right:
-                problems.append(
-                    f"{table}: {only_left} rows only incremental, {only_right} only fresh"
-                )
+            problem = _table_difference(con, schema, table, ignore_columns)
+            if problem:
+                problems.append(problem)
     return problems
+
+
+def _table_difference(con, schema: str, table: str, ignore_columns: tuple[str, ...]) -> str | None:
+    """How one table differs between the attached warehouses `lhs` and `rhs`, or None."""
+    import duckdb
+
+    columns = [
+        f'"{name}"'
+        for (name,) in con.execute(
+            "select column_name from information_schema.columns where table_catalog ="
+            " 'lhs' and table_schema = ? and table_name = ? order by ordinal_position",
+            [schema, table],
+        ).fetchall()
+        if name not in ignore_columns
+    ]
+    listed = ", ".join(columns)
+    left_rows = f'select {listed} from lhs.{schema}."{table}"'
+    right_rows = f'select {listed} from rhs.{schema}."{table}"'
+    try:
+        only_left, only_right = con.execute(
+            f"select (select count(*) from ({left_rows} except all {right_rows})),"
+            f" (select count(*) from ({right_rows} except all {left_rows}))"
+        ).fetchone()
+    except duckdb.Error as error:  # columns that differ in number or type
+        return f"{table}: not comparable ({str(error).splitlines()[0]})"
+    if only_left or only_right:
+        return f"{table}: {only_left} rows only incremental, {only_right} only fresh"
+    return None
+
+
+# What an intraday run writes (docs/triggers.md): the base models it advances (bookkeeping aside:
+# when a row was written) and the trigger tables; the trigger views are their SQL only.
+TRIGGER_TABLES = (
+    ("staging", "base_shop__orders"),
+    ("staging", "base_shop__sessions"),
+    ("triggers", "int_trigger_moment"),
+    ("triggers", "int_trigger_events"),
+    ("triggers", "fct_trigger_spells"),
+    ("triggers", "fct_trigger_audience_members"),
+)
+# Whether M was given or found differs between a run that found it and a computation pinned to it.
+TRIGGER_IGNORED = ("_loaded_at", "source_file_fingerprint", "is_trigger_as_of_given")
+
+
+def trigger_differences(left: Path, right: Path) -> list[str]:
+    """One line per table an intraday run writes that differs between the warehouse `left`
+    (after intraday runs) and `right` (a fresh computation for the same moment)."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        con.execute(f"attach '{left}' as lhs (read_only)")
+        con.execute(f"attach '{right}' as rhs (read_only)")
+        found = [
+            _table_difference(con, schema, table, TRIGGER_IGNORED)
+            for schema, table in TRIGGER_TABLES
+        ]
+    return [f"{problem}" for problem in found if problem]
