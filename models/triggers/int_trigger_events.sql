@@ -112,38 +112,40 @@ windowed as (
     from timed
 ),
 
-final as (
+staged as (
     select
-        windowed.user_id,
-        windowed.event_kind,
-        windowed.event_id,
-        windowed.event_at,
-        windowed.added_to_cart,
-        windowed.purchase_number,
-        windowed.previous_purchase_at,
-        case
-            when windowed.event_kind = 'purchase' then windowed.following_purchase_at
-            else windowed.next_purchase_at
-        end as next_purchase_at,
-        cast(windowed.sessions_in_browse_window as {{ dbt.type_bigint() }})
-            as sessions_in_browse_window,
-        stage_history.lifecycle_stage as stage_before
+        windowed.*,
+        -- the day whose stage the daily run knew before the event: the day before it, or D
+        least(
+            {{ days_before('cast(windowed.event_at as date)', 1) }}, moment.daily_as_of_date
+        ) as stage_day
     from windowed
     cross join moment
+),
+
+final as (
+    select
+        staged.user_id,
+        staged.event_kind,
+        staged.event_id,
+        staged.event_at,
+        staged.added_to_cart,
+        staged.purchase_number,
+        staged.previous_purchase_at,
+        case
+            when staged.event_kind = 'purchase' then staged.following_purchase_at
+            else staged.next_purchase_at
+        end as next_purchase_at,
+        cast(staged.sessions_in_browse_window as {{ dbt.type_bigint() }})
+            as sessions_in_browse_window,
+        stage_history.lifecycle_stage as stage_before
+    from staged
+    -- an equality and a range without `or`: a hash join on the user, the days as its filter
     left join stage_history
         on
-            windowed.user_id = stage_history.user_id
-            and stage_history.valid_from <= least(
-                {{ days_before('cast(windowed.event_at as date)', 1) }},
-                moment.daily_as_of_date
-            )
-            and (
-                stage_history.valid_to is null
-                or stage_history.valid_to >= least(
-                    {{ days_before('cast(windowed.event_at as date)', 1) }},
-                    moment.daily_as_of_date
-                )
-            )
+            staged.user_id = stage_history.user_id
+            and staged.stage_day >= stage_history.valid_from
+            and staged.stage_day <= coalesce(stage_history.valid_to, cast('9999-12-31' as date))
 )
 
 select * from final
