@@ -216,6 +216,7 @@ def issue_figures(results: list[SizeResult], headline_users: int) -> list[str]:
     head = next((r for r in sized if r.users == headline_users), None) if sized else None
     if head is not None:
         lines.append(audience_line(head))
+        lines.append(trigger_line(head))
     big = next((r for r in results if r.ten_m_slot), None)
     if big is None:
         lines.append("- 10M users: not run (make bench BENCH_10M=1)")
@@ -254,6 +255,31 @@ def audience_line(r: SizeResult) -> str:
         f"({r.audience_members:,} members exported) = {r.audience_seconds:.1f} s: "
         f"**{'n/a' if share is None else f'{share:.1%}'}** of the full build "
         f"({r.full_build_seconds:.1f} s; issue #25 aim: under 10%)"
+    )
+
+
+def trigger_line(r: SizeResult) -> str:
+    """Issue #26: latency from a fifteen-minute delivery landing to the trigger audiences
+    published, printed only once the triggers equal a fresh computation for the same moment."""
+    t = r.triggers
+    if t is None:
+        return "- trigger audiences within the day: not measured (needs the new day's strata run)"
+    if t.error:
+        return f"- trigger audiences within the day: failed ({t.error})"
+    if not t.equal:
+        return (
+            "- trigger audiences within the day: **n/a**, the triggers differ from a fresh "
+            f"computation: {'; '.join(t.differences or ['not checked'])}"
+        )
+    cold = ", ".join(f"{step.seconds:.1f} s" for step in t.cold)
+    warm = "n/a" if t.warm_seconds is None else f"{t.warm_seconds:.1f} s"
+    return (
+        f"- trigger audiences within the day, a fifteen-minute delivery ({t.sessions:,} sessions, "
+        f"{t.orders:,} orders) landing to its trigger version published: `strata run "
+        f"--intraday` **{cold}** (three deliveries, cold dbt as cron starts it; peak RSS "
+        f"{_gb(max(step.peak_rss_bytes for step in t.cold))}), the watcher (`--watch`, dbt warm) "
+        f"**{warm}**; every table the runs wrote equals a fresh computation for the same moment "
+        "(issue #26 target: under 30 s)"
     )
 
 

@@ -85,6 +85,31 @@ class NewDay:
         return "equal" if self.equal else "; ".join(self.differences)
 
 
+# Issue #26: fifteen-minute deliveries after the daily run as of NEW_DAY, each holding about
+# 7,000 sessions and 700 orders at 1M users (in proportion at other sizes).
+TRIGGER_DELIVERIES = 4  # three timed as cron starts the run, one with the watcher
+TRIGGER_SESSIONS_PER_MILLION = 7_000
+TRIGGER_ORDERS_PER_MILLION = 700
+
+
+@dataclass
+class TriggerBench:
+    """Intraday runs on fifteen-minute deliveries: each one's wall time from the delivery landing
+    to the trigger audiences published (`strata run --intraday`, dbt a subprocess as cron starts
+    it), one with the watcher's dbt warm, and the comparison with a fresh computation."""
+
+    sessions: int = 0
+    orders: int = 0
+    cold: list[Step] = field(default_factory=list)
+    warm_seconds: float | None = None
+    differences: list[str] | None = None
+    error: str | None = None
+
+    @property
+    def equal(self) -> bool:
+        return self.differences == []
+
+
 @dataclass
 class SizeResult:
     users: int
@@ -107,6 +132,7 @@ class SizeResult:
     audience_exports: Step | None = None
     audience_members: int = 0
     audience_error: str | None = None
+    triggers: TriggerBench | None = None
 
     dim_users_models: frozenset[str] = frozenset()
 
@@ -258,8 +284,9 @@ class Bench:
             {**seed.node_seconds, **staging.node_seconds},
         )
         phases["intermediate"] = self.dbt(["run", "-s", "intermediate"], env, as_of)
-        # The marts, and the models of model audiences (models/audiences, which read the marts).
-        phases["marts"] = self.dbt(["run", "-s", "marts", "audiences"], env, as_of)
+        # The marts, the models of model audiences (models/audiences, which read the marts) and
+        # the trigger models (models/triggers, which read the history and the rhythm).
+        phases["marts"] = self.dbt(["run", "-s", "marts", "audiences", "triggers"], env, as_of)
         phases["tests"] = self.dbt(["test", "--exclude", "resource_type:unit_test"], env, as_of)
         serving = self.work / "serving"
         phases["publish"] = self.measure(
@@ -387,6 +414,101 @@ class Bench:
                 result.strata_run_error = str(error)
         return result
 
+    def triggers(self, raw_dir: Path, db: Path, users: int) -> TriggerBench:
+        """Three fifteen-minute deliveries land after the daily run as of NEW_DAY on `db` (a
+        copy of the warehouse that `strata run` built); after each, `strata run --intraday` is
+        timed from the landing to the publication. A fourth lands while the watcher runs
+        (`--watch`, dbt warm), timed until its trigger version is current. Then the warehouse is
+        copied and its base and trigger models are rebuilt from scratch for the last moment, and
+        every table the intraday runs wrote must equal the fresh one, row for row, before a time
+        is printed. The moment is given (`--at`): the bench's generated files carry the time
+        they were written, not the time they stand for."""
+        import signal
+        import time
+
+        from strata.triggers import INTRADAY_SELECT, current_trigger_manifest
+
+        result = TriggerBench()
+        sessions = max(1, users * TRIGGER_SESSIONS_PER_MILLION // 1_000_000)
+        orders = max(1, users * TRIGGER_ORDERS_PER_MILLION // 1_000_000)
+        env = self.env(raw_dir, db)
+        serving = db.parent / "serving" / db.stem
+
+        def land(seed: int) -> None:
+            moment = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+            counts = json.loads(
+                subprocess.run(
+                    step_command(
+                        "trigger-delivery", "--db", str(db), "--raw", str(raw_dir),
+                        "--at", moment.isoformat(), "--sessions", str(sessions),
+                        "--orders", str(orders), "--seed", str(seed),
+                    ),
+                    env=step_env(dict(os.environ)), capture_output=True, text=True, check=True,
+                ).stdout
+            )  # fmt: skip
+            result.sessions, result.orders = counts["sessions"], counts["orders"]
+
+        try:
+            for seed in range(TRIGGER_DELIVERIES - 1):
+                land(seed)
+                command = strata_command(
+                    "run", "--intraday", "--raw-dir", str(raw_dir), "--db", str(db)
+                )  # fmt: skip
+                result.cold.append(self.measure(command, env))
+                time.sleep(1)  # the next delivery's stamp is a later second
+            # the watcher: started, its first run done, then a delivery lands
+            watcher = subprocess.Popen(
+                strata_command(
+                    "run", "--intraday", "--watch", "--poll-seconds", "0.5", "--raw-dir",
+                    str(raw_dir), "--db", str(db),
+                ),
+                env=step_env(env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                before = (current_trigger_manifest(serving) or {}).get("version")
+                deadline = time.monotonic() + 600
+                while (current_trigger_manifest(serving) or {}).get("version") == before:
+                    if time.monotonic() > deadline or watcher.poll() is not None:
+                        raise StepFailed("the watcher did not publish its first run")
+                    time.sleep(0.2)
+                before = current_trigger_manifest(serving)["version"]
+                started = time.monotonic()
+                land(TRIGGER_DELIVERIES - 1)
+                while (current_trigger_manifest(serving) or {}).get("version") == before:
+                    if time.monotonic() > deadline or watcher.poll() is not None:
+                        raise StepFailed("the watcher did not publish the delivery")
+                    time.sleep(0.05)
+                result.warm_seconds = time.monotonic() - started
+            finally:
+                watcher.send_signal(signal.SIGTERM)
+                watcher.wait(timeout=600)
+            moment = current_trigger_manifest(serving)["trigger_as_of"].removesuffix("Z")
+            # the same file name in another folder: the views name the warehouse's catalog
+            fresh = self.work / "triggers-fresh" / db.name
+            fresh.parent.mkdir(exist_ok=True)
+            _remove_warehouse(fresh)
+            shutil.copyfile(db, fresh)
+            definitions = subprocess.run(
+                [*strata_command("audiences", "vars"), "--raw-dir", str(raw_dir)],
+                env=step_env(dict(os.environ)), cwd=self.project, capture_output=True, text=True,
+                check=True,
+            ).stdout.strip()  # fmt: skip
+            fresh_env = {**self.env(raw_dir, fresh), "STRATA_TRIGGER_AS_OF": moment}
+            self.dbt(["parse", "--vars", definitions], fresh_env, NEW_DAY, parse_vars=True)
+            self.dbt(
+                ["run", "--full-refresh", "--select", INTRADAY_SELECT, "--vars", definitions],
+                fresh_env, NEW_DAY,
+            )  # fmt: skip
+            out = self.work / "trigger-compare.json"
+            self.measure(
+                step_command("trigger-compare", "--left", str(db), "--right", str(fresh),
+                             "--out", str(out))
+            )  # fmt: skip
+            result.differences = json.loads(out.read_text())["differences"]
+        except (StepFailed, subprocess.CalledProcessError) as error:
+            result.error = str(error)
+        return result
+
     def run_size(
         self,
         users: int,
@@ -422,6 +544,10 @@ class Bench:
             self.floor(raw, END_DATE, db, result)
         if new_day:
             result.new_day = self.new_day(raw, pending, db, users, strata_run)
+            copy = self.work / f"strata-{users}-daily.duckdb"
+            if strata_run and result.new_day.strata_run is not None:
+                # on the warehouse `strata run` built as of NEW_DAY: its daily marts and record
+                result.triggers = self.triggers(raw, copy, users)
         if not ten_m_slot:
             # Last: its vars differ from the build's, and it rebuilds the audience models only.
             self.audiences(raw, db, END_DATE, result)

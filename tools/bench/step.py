@@ -161,6 +161,74 @@ def floor(
     )
 
 
+@main.command("trigger-delivery")
+@click.option("--db", type=PATH, required=True, help="The warehouse whose users visit and buy.")
+@click.option("--raw", type=PATH, required=True, help="The raw folder the delivery lands in.")
+@click.option("--at", "moment", type=click.DateTime(), required=True, help="The delivery's time.")
+@click.option("--sessions", type=int, required=True)
+@click.option("--orders", type=int, required=True)
+@click.option("--seed", type=int, default=0)
+def trigger_delivery(
+    db: Path, raw: Path, moment: dt.datetime, sessions: int, orders: int, seed: int
+) -> None:
+    """A fifteen-minute delivery (issue #26): `sessions` sessions of existing users in the
+    quarter hour before `moment`, a third of them adding to the cart, and `orders` completed
+    orders of some of those users, as `<table>/loaded_at=<moment>/part-0.parquet`. Written
+    beside the raw folder and renamed into place, so it lands whole."""
+    import duckdb
+
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    start = moment - dt.timedelta(minutes=15)
+    with duckdb.connect() as con:
+        con.execute(f"attach '{db}' as w (read_only)")
+        con.execute(
+            f"create table visitors as select user_id, row_number() over (order by hash(user_id, "
+            f"{seed})) as n from w.marts.dim_users qualify n <= {sessions}"
+        )
+        con.execute(
+            f"""create table delivered_sessions as select
+                'trg-s-{stamp}-' || n as session_id, user_id,
+                strftime(timestamp '{start}' + to_microseconds(cast(hash(n, {seed}) % 900000000
+                    as bigint)), '%Y-%m-%dT%H:%M:%SZ') as started_at,
+                cast(null as varchar) as ended_at, 'web' as platform, '3' as page_views,
+                case when n % 3 = 0 then 'true' else 'false' end as added_to_cart
+            from visitors"""
+        )
+        con.execute(
+            f"""create table delivered_orders as select
+                'trg-o-{stamp}-' || n as order_id, user_id,
+                strftime(cast(started_at as timestamp) + interval 5 minute,
+                    '%Y-%m-%dT%H:%M:%SZ') as ordered_at,
+                'completed' as status, '42.50' as amount, 'USD' as currency,
+                cast(null as varchar) as updated_at
+            from delivered_sessions join visitors using (user_id)
+            where n % {max(1, sessions // max(1, orders))} = 1"""
+        )
+        for table, relation in (("sessions", "delivered_sessions"), ("orders", "delivered_orders")):
+            folder = raw / table / f"loaded_at={stamp}"
+            # written beside the raw folder, outside what strata reads, then moved in whole
+            temp = raw.parent / f".landing-{table}-{stamp}"
+            temp.mkdir(parents=True, exist_ok=True)
+            con.execute(f"copy {relation} to '{temp / 'part-0.parquet'}' (format parquet)")
+            temp.rename(folder)
+        counts = {
+            "sessions": con.execute("select count(*) from delivered_sessions").fetchone()[0],
+            "orders": con.execute("select count(*) from delivered_orders").fetchone()[0],
+        }
+    click.echo(json.dumps(counts))
+
+
+@main.command("trigger-compare")
+@click.option("--left", type=PATH, required=True, help="The warehouse after intraday runs.")
+@click.option("--right", type=PATH, required=True, help="A fresh computation for the same M.")
+@click.option("--out", type=PATH, default=None, help="JSON report [stdout].")
+def trigger_compare(left: Path, right: Path, out: Path | None) -> None:
+    """The tables an intraday run writes, row for row, against a fresh computation."""
+    from tools.bench.checks import trigger_differences
+
+    _write(out, {"differences": trigger_differences(left, right)})
+
+
 @main.command()
 @click.option("--left", type=PATH, required=True, help="The incrementally built warehouse.")
 @click.option("--right", type=PATH, required=True, help="A fresh full build of the same data.")
