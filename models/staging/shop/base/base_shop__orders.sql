@@ -214,7 +214,9 @@ ranked as (
         -- same position of another file: a delivery sent twice), so the winner is the same on
         -- every run and engine, incremental or fresh.
         -- Cast: row_number() is a bigint on DuckDB but an int on Spark.
-        cast(row_number() over (
+        -- A row without an order id has no versions: 1, whatever other id-less rows a build
+        -- reads with it (an incremental build reads only the new files' ones; a fresh build all).
+        cast(case when order_id is null then 1 else row_number() over (
             partition by
                 order_id,
                 exclusion_reason is null and reject_reasons is null
@@ -229,7 +231,7 @@ ranked as (
                 row_hash asc nulls last,
                 source_row asc nulls last,
                 source_file asc nulls last
-        ) as {{ dbt.type_bigint() }}) as version_rank
+        ) end as {{ dbt.type_bigint() }}) as version_rank
     from checked
 ),
 

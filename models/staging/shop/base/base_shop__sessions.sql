@@ -87,8 +87,13 @@ with_duration as (
         -- Identical copies pass or fail the same checks (each reads only the row's content), so
         -- a session id without conflicting copies keeps its rank-1 copy; with them, every copy
         -- is quarantined. Cast: row_number() is a bigint on DuckDB but an int on Spark.
+        -- A row without a session id is nobody's copy: 1, whatever other id-less rows a build
+        -- reads with it (an incremental build reads only the new files' ones; a fresh build all).
         cast(
-            row_number() over ({{ copies_in_file_order }}) as {{ dbt.type_bigint() }}
+            case
+                when session_id is null then 1
+                else row_number() over ({{ copies_in_file_order }})
+            end as {{ dbt.type_bigint() }}
         ) as copy_rank
     from parsed
 ),
