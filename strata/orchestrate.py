@@ -242,7 +242,9 @@ class _Run:
     slices_before: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     result: DbtResult | None = None
-    trigger_audiences: list[dict[str, Any]] = field(default_factory=list)
+    # the trigger audiences to publish (docs/triggers.md); None: not known (`strata publish` on
+    # its own republishes the daily version only: the definitions are the build's)
+    trigger_audiences: list[dict[str, Any]] | None = None
 
     @property
     def builds(self) -> bool:
@@ -324,13 +326,12 @@ def _prepare_dbt(run: _Run) -> None:
         run.notes.append(f"guards relaxed for this run by var(s): {', '.join(relaxed)}")
     if options.accept_anomalies:
         run.dbt_vars["accept_anomalies"] = True
-    if run.builds or options.publish:
+    if run.builds:
         checked = _audience_vars(settings, options.raw_dir)
         run.trigger_audiences = [
             audience for audience in checked["audiences"] if audience["kind"] == "trigger"
         ]
-        if run.builds:
-            run.dbt_vars.update(checked)
+        run.dbt_vars.update(checked)
     run.dbt_args = list(options.dbt_args)
 
 
@@ -592,6 +593,8 @@ def _intraday(run: _Run) -> RunOutcome:
 def _publish_trigger_audiences(run: _Run, outcome: RunOutcome) -> None:
     """A new trigger version (strata/triggers.py), after a good daily or intraday build."""
     settings, options, record = run.settings, run.options, run.record
+    if run.trigger_audiences is None:
+        return
     try:
         published = publish_triggers(
             settings.db,
