@@ -3,25 +3,38 @@
 -- whole from the events known at M on every run (the trigger models read a bounded window of
 -- time), so it always equals a fresh build for the same M.
 
-{%- set triggers = [
-    'trg_cart_abandoned', 'trg_browsing_without_purchase', 'trg_came_back',
-    'trg_first_purchase', 'trg_second_purchase_overdue',
-] %}
-
 with
 
-{% for trigger in triggers %}
-{{ trigger }} as (
-    select * from {{ ref(trigger) }}
+cart_abandoned as (
+    select * from {{ ref('trg_cart_abandoned') }}
 ),
 
-{% endfor -%}
+browsing_without_purchase as (
+    select * from {{ ref('trg_browsing_without_purchase') }}
+),
+
+came_back as (
+    select * from {{ ref('trg_came_back') }}
+),
+
+first_purchase as (
+    select * from {{ ref('trg_first_purchase') }}
+),
+
+second_purchase_overdue as (
+    select * from {{ ref('trg_second_purchase_overdue') }}
+),
 
 unioned as (
-    {% for trigger in triggers -%}
-        select * from {{ trigger }}
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select * from cart_abandoned
+    union all
+    select * from browsing_without_purchase
+    union all
+    select * from came_back
+    union all
+    select * from first_purchase
+    union all
+    select * from second_purchase_overdue
 ),
 
 final as (
