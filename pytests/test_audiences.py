@@ -247,6 +247,8 @@ def test_the_project_and_fixture_definitions_are_valid():
         "spring_fair": True,
         "spring_fair_lapsed": True,
         "refunded_first_order": False,
+        "cart_reminder": False,  # trigger audiences: a moment within the day, no history
+        "welcome_back": False,
     }
 
 

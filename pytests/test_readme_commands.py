@@ -63,6 +63,12 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     ".venv/bin/strata run --raw-dir /data/shop": (
         OWN_DATA, ".venv/bin/strata run --raw-dir demo_data"
     ),
+    ".venv/bin/strata run --intraday --raw-dir /data/shop": (
+        SKIP, "a shop delivering every few minutes (pytests/test_triggers.py, test_trigger_day.py)"
+    ),
+    ".venv/bin/strata run --intraday --watch --raw-dir /data/shop": (
+        SKIP, "runs until stopped (pytests/test_trigger_day.py drives the watcher)"
+    ),
     '.venv/bin/strata schedule --cron "0 6 * * *" --raw-dir /data/shop': (
         SKIP, "runs until stopped (pytests/test_orchestrate.py tests the scheduler)"
     ),

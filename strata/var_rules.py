@@ -153,6 +153,19 @@ RULES: dict[str, Rule] = {
     # written by strata from audiences/*.yml (checked there, file and line), never by hand
     "audiences": Rule("list"),
     "audience_history_periods": Rule("int", 0, 36),
+    # triggers (docs/triggers.md): every window in hours or days
+    "trigger_lookback_days": DAYS,
+    "trigger_cart_hours": Rule("number", 0.01, 8_760),
+    "trigger_cart_keep_hours": Rule("number", 0.01, 8_760),
+    "trigger_browse_sessions": Rule("int", 1, 1_000),
+    "trigger_browse_days": DAYS,
+    "trigger_browse_keep_days": DAYS,
+    "trigger_came_back_keep_days": DAYS,
+    "trigger_first_purchase_keep_days": DAYS,
+    # `auto` (the shop's rhythm) or a number of days, checked by the model itself
+    "trigger_second_purchase_days": Rule("text", pattern=r"auto|[0-9]+(\.[0-9]+)?"),
+    "trigger_second_purchase_fallback_days": DAYS,
+    "trigger_second_purchase_keep_days": DAYS,
     "outcome_window_days": DAYS,
     "outcome_min_group_users": Rule("int", 1),
     "rfm_snapshot_grain": Rule("text", choices=("month", "week")),
