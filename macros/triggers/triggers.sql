@@ -163,3 +163,26 @@
         where spells.ended_at > moment.lookback_start
     )
 {% endmacro %}
+
+
+{#- A select of one trigger's candidates from `relation` (rows matching `where`): each starts at
+    `start_at` and ends at the user's next purchase (`purchased`) when it comes within
+    `keep_seconds`, else when the keep window ends (`aged_out`). -#}
+{% macro trigger_candidates(relation, start_at, keep_seconds, where) %}
+    {%- set kept_until = add_seconds(start_at, keep_seconds) %}
+    select
+        user_id,
+        {{ start_at }} as start_at,
+        case
+            when next_purchase_at <= {{ kept_until }} then next_purchase_at
+            else {{ kept_until }}
+        end as end_at,
+        case
+            when next_purchase_at <= {{ kept_until }} then 'purchased'
+            else 'aged_out'
+        end as end_reason,
+        event_kind as evidence_kind,
+        event_id as evidence_id
+    from {{ relation }}
+    where {{ where }}
+{% endmacro %}

@@ -20,29 +20,8 @@ events as (
 ),
 
 candidates as (
-    select
-        user_id,
-        event_at as start_at,
-        case
-            when next_purchase_at <= {{ add_seconds('event_at', windows.browse_keep) }}
-                then next_purchase_at
-            else {{ add_seconds('event_at', windows.browse_keep) }}
-        end as end_at,
-        case
-            when next_purchase_at <= {{ add_seconds('event_at', windows.browse_keep) }}
-                then 'purchased'
-            else 'aged_out'
-        end as end_reason,
-        event_kind as evidence_kind,
-        event_id as evidence_id
-    from events
-    where
-        event_kind = 'session'
-        and sessions_in_browse_window >= {{ var('trigger_browse_sessions') }}
-        and (
-            previous_purchase_at is null
-            or previous_purchase_at < {{ add_seconds('event_at', -windows.browse) }}
-        )
+    {{ trigger_candidates('events', 'event_at', windows.browse_keep,
+        "event_kind = 'session' and sessions_in_browse_window >= " ~ var('trigger_browse_sessions') ~ " and (previous_purchase_at is null or previous_purchase_at < " ~ add_seconds('event_at', -windows.browse) ~ ")") }}
 ),
 
 {{ trigger_spells('browsing_without_purchase', 'candidates') }}

@@ -20,23 +20,8 @@ events as (
 ),
 
 candidates as (
-    select
-        user_id,
-        event_at as start_at,
-        case
-            when next_purchase_at <= {{ add_seconds('event_at', windows.came_back_keep) }}
-                then next_purchase_at
-            else {{ add_seconds('event_at', windows.came_back_keep) }}
-        end as end_at,
-        case
-            when next_purchase_at <= {{ add_seconds('event_at', windows.came_back_keep) }}
-                then 'purchased'
-            else 'aged_out'
-        end as end_reason,
-        event_kind as evidence_kind,
-        event_id as evidence_id
-    from events
-    where stage_before in ('dormant', 'churned')
+    {{ trigger_candidates('events', 'event_at', windows.came_back_keep,
+        "stage_before in ('dormant', 'churned')") }}
 ),
 
 {{ trigger_spells('came_back', 'candidates') }}

@@ -19,29 +19,8 @@ events as (
 ),
 
 candidates as (
-    select
-        user_id,
-        {{ add_seconds('event_at', windows.cart) }} as start_at,
-        case
-            when next_purchase_at <= {{ add_seconds('event_at', windows.cart + windows.cart_keep) }}
-                then next_purchase_at
-            else {{ add_seconds('event_at', windows.cart + windows.cart_keep) }}
-        end as end_at,
-        case
-            when next_purchase_at <= {{ add_seconds('event_at', windows.cart + windows.cart_keep) }}
-                then 'purchased'
-            else 'aged_out'
-        end as end_reason,
-        event_kind as evidence_kind,
-        event_id as evidence_id
-    from events
-    where
-        event_kind = 'session'
-        and added_to_cart
-        and (
-            next_purchase_at is null
-            or next_purchase_at > {{ add_seconds('event_at', windows.cart) }}
-        )
+    {{ trigger_candidates('events', add_seconds('event_at', windows.cart), windows.cart_keep,
+        "event_kind = 'session' and added_to_cart and (next_purchase_at is null or next_purchase_at > " ~ add_seconds('event_at', windows.cart) ~ ")") }}
 ),
 
 {{ trigger_spells('cart_abandoned', 'candidates') }}

@@ -17,23 +17,8 @@ events as (
 ),
 
 candidates as (
-    select
-        user_id,
-        event_at as start_at,
-        case
-            when next_purchase_at <= {{ add_seconds('event_at', windows.first_purchase_keep) }}
-                then next_purchase_at
-            else {{ add_seconds('event_at', windows.first_purchase_keep) }}
-        end as end_at,
-        case
-            when next_purchase_at <= {{ add_seconds('event_at', windows.first_purchase_keep) }}
-                then 'purchased'
-            else 'aged_out'
-        end as end_reason,
-        event_kind as evidence_kind,
-        event_id as evidence_id
-    from events
-    where event_kind = 'purchase' and purchase_number = 1
+    {{ trigger_candidates('events', 'event_at', windows.first_purchase_keep,
+        "event_kind = 'purchase' and purchase_number = 1") }}
 ),
 
 {{ trigger_spells('first_purchase', 'candidates') }}

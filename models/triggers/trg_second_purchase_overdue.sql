@@ -55,23 +55,8 @@ due as (
 ),
 
 candidates as (
-    select
-        user_id,
-        due_at as start_at,
-        case
-            when next_purchase_at <= {{ add_seconds('due_at', windows.second_purchase_keep) }}
-                then next_purchase_at
-            else {{ add_seconds('due_at', windows.second_purchase_keep) }}
-        end as end_at,
-        case
-            when next_purchase_at <= {{ add_seconds('due_at', windows.second_purchase_keep) }}
-                then 'purchased'
-            else 'aged_out'
-        end as end_reason,
-        event_kind as evidence_kind,
-        event_id as evidence_id
-    from due
-    where next_purchase_at is null or next_purchase_at > due_at
+    {{ trigger_candidates('due', 'due_at', windows.second_purchase_keep,
+        'next_purchase_at is null or next_purchase_at > due_at') }}
 ),
 
 {{ trigger_spells('second_purchase_overdue', 'candidates') }}
