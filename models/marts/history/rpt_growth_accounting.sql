@@ -196,7 +196,6 @@ bounds as (
         select
             '{{ grain }}' as grain,
             calendar.period_start,
-            {{ period_end(grain, 'calendar.period_start') }} as period_end,
             coalesce(counts.active_users, 0) as active_users,
             coalesce(counts.new_users, 0) as new_users,
             coalesce(counts.retained_users, 0) as retained_users,
@@ -210,6 +209,29 @@ bounds as (
     ),
 {% endfor %}
 
+-- Every period up to D, measured on its last day, or on D for the running one (incomplete).
+-- Built from the calendars alone, so that the active audiences below need not read the counts.
+measured_periods as (
+    {% for grain in ['week', 'month'] %}
+        select
+            '{{ grain }}' as grain,
+            calendar.period_start,
+            {{ period_end(grain, 'calendar.period_start') }} as period_end
+        from {{ grain }}_calendar as calendar
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+bounded_periods as (
+    select
+        measured_periods.*,
+        least(measured_periods.period_end, as_of.as_of_date) as measured_on,
+        measured_periods.period_end <= as_of.as_of_date as is_complete
+    from measured_periods
+    cross join as_of
+    where measured_periods.period_start <= as_of.as_of_date
+),
+
 periods as (
     select * from week_periods
     union all
@@ -222,54 +244,61 @@ running_comparisons as (
     select * from month_comparison
 ),
 
--- Periods up to D; the current one is measured on D and flagged incomplete.
+-- Each step below reads the one before once: Spark writes a CTE out at every reference, and the
+-- counts above are most of this model's plan.
 bounded as (
     select
-        periods.*,
-        least(periods.period_end, as_of.as_of_date) as measured_on,
-        periods.period_end <= as_of.as_of_date as is_complete
-    from periods
-    cross join as_of
-    where periods.period_start <= as_of.as_of_date
+        bounded_periods.*,
+        periods.active_users,
+        periods.new_users,
+        periods.retained_users,
+        periods.resurrected_users,
+        periods.churned_users
+    from bounded_periods
+    inner join periods
+        on
+            bounded_periods.grain = periods.grain
+            and bounded_periods.period_start = periods.period_start
 ),
 
 -- What each period is compared with: the whole previous period, or for the running period the
 -- same days of the previous one.
 previous as (
     select
-        grain,
-        period_start,
-        lag(period_start) over (partition by grain order by period_start) as previous_start,
+        bounded.*,
+        lag(bounded.period_start) over (
+            partition by bounded.grain order by bounded.period_start
+        ) as previous_start,
         {% for column in ['active', 'new', 'retained', 'resurrected', 'churned'] %}
-            lag({{ column }}_users) over (partition by grain order by period_start)
-                as previous_{{ column }}_users,
+            lag(bounded.{{ column }}_users) over (
+                partition by bounded.grain order by bounded.period_start
+            ) as previous_{{ column }}_users,
         {% endfor %}
-        lag(period_end) over (partition by grain order by period_start) as previous_end
+        lag(bounded.period_end) over (
+            partition by bounded.grain order by bounded.period_start
+        ) as previous_end
     from bounded
 ),
 
 compared as (
     select
-        bounded.grain,
-        bounded.period_start,
-        {{ days_between('bounded.period_start', 'bounded.measured_on') }} + 1 as days_measured,
+        previous.*,
+        {{ days_between('previous.period_start', 'previous.measured_on') }} + 1 as days_measured,
         case
-            when bounded.is_complete then previous.previous_start else running.comparison_start
+            when previous.is_complete then previous.previous_start else running.comparison_start
         end as comparison_period_start,
         {% for column in ['active', 'new', 'retained', 'resurrected', 'churned'] %}
             case
-                when bounded.is_complete then previous.previous_{{ column }}_users
+                when previous.is_complete then previous.previous_{{ column }}_users
                 else running.{{ column }}_users
             end as comparison_{{ column }}_users,
         {% endfor %}
         case
-            when bounded.is_complete then previous.previous_end else running.comparison_end
+            when previous.is_complete then previous.previous_end else running.comparison_end
         end as comparison_measured_on
-    from bounded
-    inner join previous
-        on bounded.grain = previous.grain and bounded.period_start = previous.period_start
+    from previous
     left join running_comparisons as running
-        on bounded.grain = running.grain and bounded.period_start = running.period_start
+        on previous.grain = running.grain and previous.period_start = running.period_start
 ),
 
 -- Active audiences without a distinct count over every window: a user is in the N-day audience
@@ -326,14 +355,18 @@ audience_changes as (
 -- The N-day audience on a day: the span starts minus the span ends on or before it.
 audience_on_measured_days as (
     select
-        bounded.grain,
-        bounded.period_start,
-        audience_changes.window_days,
-        sum(audience_changes.audience_change) as active_users
-    from bounded
+        bounded_periods.grain,
+        bounded_periods.period_start,
+        sum(
+            case when audience_changes.window_days = 7 then audience_changes.audience_change end
+        ) as weekly_active_users,
+        sum(
+            case when audience_changes.window_days = 30 then audience_changes.audience_change end
+        ) as monthly_active_users
+    from bounded_periods
     inner join audience_changes
-        on bounded.measured_on >= audience_changes.change_day
-    group by bounded.grain, bounded.period_start, audience_changes.window_days
+        on bounded_periods.measured_on >= audience_changes.change_day
+    group by bounded_periods.grain, bounded_periods.period_start
 ),
 
 daily_active as (
@@ -346,44 +379,38 @@ daily_active as (
 
 audience as (
     select
-        bounded.grain,
-        bounded.period_start,
+        bounded_periods.grain,
+        bounded_periods.period_start,
         coalesce(daily_active.daily_active_users, 0) as daily_active_users,
-        coalesce(weekly.active_users, 0) as weekly_active_users,
-        coalesce(monthly.active_users, 0) as monthly_active_users
-    from bounded
+        coalesce(window_audiences.weekly_active_users, 0) as weekly_active_users,
+        coalesce(window_audiences.monthly_active_users, 0) as monthly_active_users
+    from bounded_periods
     left join daily_active
-        on bounded.measured_on = daily_active.activity_date
-    left join audience_on_measured_days as weekly
+        on bounded_periods.measured_on = daily_active.activity_date
+    left join audience_on_measured_days as window_audiences
         on
-            bounded.grain = weekly.grain
-            and bounded.period_start = weekly.period_start
-            and weekly.window_days = 7
-    left join audience_on_measured_days as monthly
-        on
-            bounded.grain = monthly.grain
-            and bounded.period_start = monthly.period_start
-            and monthly.window_days = 30
+            bounded_periods.grain = window_audiences.grain
+            and bounded_periods.period_start = window_audiences.period_start
 ),
 
 final as (
     select
-        bounded.grain,
-        bounded.period_start,
-        bounded.period_end,
-        bounded.is_complete,
-        cast(bounded.active_users as {{ dbt.type_bigint() }}) as active_users,
-        cast(bounded.new_users as {{ dbt.type_bigint() }}) as new_users,
-        cast(bounded.retained_users as {{ dbt.type_bigint() }}) as retained_users,
-        cast(bounded.resurrected_users as {{ dbt.type_bigint() }}) as resurrected_users,
-        cast(bounded.churned_users as {{ dbt.type_bigint() }}) as churned_users,
+        compared.grain,
+        compared.period_start,
+        compared.period_end,
+        compared.is_complete,
+        cast(compared.active_users as {{ dbt.type_bigint() }}) as active_users,
+        cast(compared.new_users as {{ dbt.type_bigint() }}) as new_users,
+        cast(compared.retained_users as {{ dbt.type_bigint() }}) as retained_users,
+        cast(compared.resurrected_users as {{ dbt.type_bigint() }}) as resurrected_users,
+        cast(compared.churned_users as {{ dbt.type_bigint() }}) as churned_users,
         cast(
-            bounded.new_users + bounded.resurrected_users - bounded.churned_users
+            compared.new_users + compared.resurrected_users - compared.churned_users
             as {{ dbt.type_bigint() }}
         ) as net_change,
-        cast(bounded.new_users + bounded.resurrected_users as double)
-        / nullif(bounded.churned_users, 0) as quick_ratio,
-        bounded.measured_on,
+        cast(compared.new_users + compared.resurrected_users as double)
+        / nullif(compared.churned_users, 0) as quick_ratio,
+        compared.measured_on,
         cast(audience.daily_active_users as {{ dbt.type_bigint() }}) as daily_active_users,
         cast(audience.weekly_active_users as {{ dbt.type_bigint() }}) as weekly_active_users,
         cast(audience.monthly_active_users as {{ dbt.type_bigint() }}) as monthly_active_users,
@@ -398,15 +425,11 @@ final as (
         {% endfor %}
         cast(compared.comparison_new_users + compared.comparison_resurrected_users as double)
         / nullif(compared.comparison_churned_users, 0) as comparison_quick_ratio
-    from bounded
+    from compared
     inner join audience
         on
-            bounded.grain = audience.grain
-            and bounded.period_start = audience.period_start
-    inner join compared
-        on
-            bounded.grain = compared.grain
-            and bounded.period_start = compared.period_start
+            compared.grain = audience.grain
+            and compared.period_start = audience.period_start
 )
 
 select * from final
