@@ -29,7 +29,9 @@ from deliveries import Shop, copy_schemas, differences
 
 from strata.generate import generate
 
-pytestmark = [pytest.mark.season, pytest.mark.xdist_group("incremental")]
+# One of the season tier's two xdist groups: test_season.py is the other, about as long as these
+# three sequences together (docs/testing.md).
+pytestmark = [pytest.mark.season, pytest.mark.xdist_group("sequences")]
 
 START = dt.date(2026, 2, 1)
 END = dt.date(2026, 2, 12)

@@ -223,6 +223,7 @@ def test_only_the_projects_own_publication_leaves_its_manifest_for_mf(
 
 
 @pytest.mark.season
+@pytest.mark.xdist_group("sequences")  # beside test_season.py (docs/testing.md)
 def test_every_readme_command_works_in_order(tmp_path: Path) -> None:
     """Every command in order: make run on a small demo, the README's own orders.csv built by
     `strata run` and by plain dbt, the MetricFlow query (read from the publication while the

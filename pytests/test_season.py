@@ -9,7 +9,7 @@ one expected, the published copy equals a fresh full build of the data it was bu
 the same as-of date, in every mart, row for row, and the reconciliation accounts for every raw
 row delivered.
 
-Slow (about 40 builds plus their fresh references): `make test-season`, which CI runs.
+Slow (about 25 runs, each beside its fresh reference build): `make test-season`, which CI runs.
 """
 
 from __future__ import annotations
@@ -34,14 +34,18 @@ pytestmark = [pytest.mark.season, pytest.mark.xdist_group("season")]
 
 SEED = 3
 USERS = 250
-START = dt.date(2026, 2, 1)  # the first run; everything before arrives in one first delivery
+# Every event keeps its date; plain days are few (four before the outage, four after the
+# backfills): another plain day proves what the one before it did, at a pair of builds each.
+START = dt.date(2026, 2, 7)  # the first run; everything before arrives in one first delivery
 END = dt.date(2026, 3, 20)  # the generated data ends here
 LATE_MONTH = "2026-01"  # 5% of this month's orders arrive late, on the day below
-LATE_DAY = 24
-CORRECTED_DAY = 25  # the first delivery is re-sent with some orders refunded
-BAD_DAY = 27
-KILLED_DAY = 29
-OUTAGE = range(11, 21)  # no runs on these days; day 21 catches up
+LATE_DAY = 18  # 2026-02-24
+CORRECTED_DAY = 19  # 2026-02-25: the first delivery is re-sent with some orders refunded
+BAD_DAY = 21  # 2026-02-27
+KILLED_DAY = 23  # 2026-03-01, the first day of a month
+OUTAGE = range(5, 15)  # no runs on these ten days (02-11..02-20); day 15 catches up
+BACKFILL_DAY = 25  # 2026-03-03: a backfill of January and February; the next day, an earlier one
+LAST_DAY = 30  # 2026-03-08: four plain days after the backfills
 
 
 def day(index: int) -> dt.date:
@@ -130,7 +134,7 @@ def test_a_season_of_daily_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             shop.deliver(table, str(day(index)), f"event_day = date '{day(index)}'")
 
     publish_expected(shop, day_args(shop, 1), 1, "day 1: first run")
-    for index in range(2, 46):
+    for index in range(2, LAST_DAY + 1):
         deliver_day(index)
         label = f"day {index} ({day(index)})"
         if index in OUTAGE:
@@ -192,7 +196,7 @@ def test_a_season_of_daily_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             assert published(shop) == before
             assert read_runs(shop.settings.history_file)[-1].status == "killed"
             continue
-        if index == 31:
+        if index == BACKFILL_DAY:
             result = publish_expected(
                 shop,
                 ["backfill", "--start", "2026-01-01", "--end", "2026-02-28", "--raw-dir",
@@ -204,12 +208,12 @@ def test_a_season_of_daily_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
                 result.stdout
             ), result.stdout
             continue
-        if index == 32:
+        if index == BACKFILL_DAY + 1:
             # A backfill for an earlier date builds it but leaves the published copy alone.
             before = published(shop)
             result = strata("backfill", "--start", "2026-02-01", "--end", "2026-02-28",
                             "--raw-dir", str(shop.raw), "--db", str(shop.db),
-                            "--as-of", str(day(5)))  # fmt: skip
+                            "--as-of", str(day(3)))  # fmt: skip
             assert "not published" in result.stdout, result.stdout + result.stderr
             assert published(shop) == before
             check(shop, result, 0, f"{label}: backfill for an earlier date")

@@ -43,7 +43,8 @@ from strata.triggers import (
 )
 from tools.bench.checks import trigger_differences
 
-pytestmark = [pytest.mark.season, pytest.mark.xdist_group("trigger_day")]
+# with test_incremental.py and the README walk-through, beside test_season.py (docs/testing.md)
+pytestmark = [pytest.mark.season, pytest.mark.xdist_group("sequences")]
 
 AUDIENCES = """
 audiences:
