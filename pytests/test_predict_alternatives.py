@@ -41,6 +41,7 @@ from strata.predict.pareto_nbd import (
     paretonbd_conditional_expected_purchases,
     paretonbd_discounted_expected_purchases,
     paretonbd_log_likelihood,
+    paretonbd_log_likelihood_of,
     paretonbd_p_alive,
 )
 from strata.predict.pipeline import (
@@ -316,6 +317,26 @@ def test_pareto_nbd_matches_its_integral_form_in_both_branches(p: ParetoNbdParam
         assert found == pytest.approx(expected, rel=1e-7, abs=1e-15), case
     # a purchase at T: nothing can have ended between the last purchase and T
     assert paretonbd_p_alive(p, 3, 20.0, 20.0)[0] == 1.0
+
+
+def test_pareto_nbd_likelihood_by_pair_is_the_likelihood(cdnow: dict[str, np.ndarray]) -> None:
+    """The fit's likelihood (log F once per distinct pair of x with t_x or T) gives every
+    customer's value bit for bit, in both branches and at their edges, on CDNOW's customers and
+    on the edge and heavy buyers."""
+    edges = np.array([*EDGES, *HEAVY], dtype=float)
+    x = np.concatenate([cdnow["x"], edges[:, 0]])
+    t_x = np.concatenate([cdnow["t_x"], edges[:, 1]])
+    T = np.concatenate([cdnow["T"], edges[:, 2]])
+    of_customers = paretonbd_log_likelihood_of(x, t_x, T)
+    for p in [
+        ParetoNbdParams(0.553, 10.578, 0.606, 11.669),
+        ParetoNbdParams(0.55, 15.0, 0.61, 5.0),
+        ParetoNbdParams(0.55, 10.58, 0.61, 10.58),
+        ParetoNbdParams(2.0, 1.0, 0.05, 300.0),
+        ParetoNbdParams(0.1, 300.0, 3.0, 1.0),
+    ]:
+        expected = paretonbd_log_likelihood(p, x, t_x, T)
+        np.testing.assert_array_equal(of_customers(np.array(p)), expected, err_msg=str(p))
 
 
 @pytest.mark.parametrize(

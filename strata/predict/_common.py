@@ -320,13 +320,17 @@ def fit_numerically(
     start: Callable[[FloatArray, FloatArray, FloatArray, float], FloatArray],
     max_iterations: int,
     min_repeat_buyers: float,
+    prepare: Callable[[FloatArray, FloatArray, FloatArray], Callable[[FloatArray], FloatArray]]
+    | None = None,
 ) -> NumericFit:
     """Maximum likelihood for a model of (x, t_x, T) whose per-customer log-likelihood is
     `log_likelihood(params, x, t_x, T)`, with `weight` customers per row: the refusals of the
     BG/NBD's fit (invalid input, no customers, too few repeat buyers), then L-BFGS-B over the
     log-parameters with a central-difference gradient, from `start(x, T, weight, n)`. The
     likelihood is summed over distinct sorted (x, t_x, T), so neither the fit nor its last digit
-    depends on the order the customers came in. Never raises."""
+    depends on the order the customers came in. `prepare(x, t_x, T)`, when given, returns the
+    same per-customer log-likelihood as a function of the parameters alone, for a model that can
+    do once what does not depend on them. Never raises."""
     nan = (math.nan,) * len(names)
     n, repeat = 0.0, 0.0
     try:
@@ -350,14 +354,22 @@ def fit_numerically(
         (ux, utx, uT), inverse = unique_rows(xs, txs, Ts)
         uw = np.bincount(inverse, ws, minlength=ux.size)
 
+        if prepare is None:
+
+            def on_rows(params: FloatArray) -> FloatArray:
+                return log_likelihood(params, ux, utx, uT)
+
+        else:
+            on_rows = prepare(ux, utx, uT)
+
         def mean_log_likelihood(theta: FloatArray) -> float:
-            return weighted_sum(uw, log_likelihood(np.exp(theta), ux, utx, uT)) / n
+            return weighted_sum(uw, on_rows(np.exp(theta))) / n
 
         optimum = fit_by_numeric_gradient(mean_log_likelihood, first, names, max_iterations, n)
         if not optimum.converged:
             return NumericFit(nan, math.nan, n, repeat, False, optimum.message, optimum.iterations)
         fitted = tuple(float(value) for value in np.exp(optimum.log_params))
-        total = weighted_sum(uw, log_likelihood(np.array(fitted), ux, utx, uT))
+        total = weighted_sum(uw, on_rows(np.array(fitted)))
         return NumericFit(fitted, total, n, repeat, True, "", optimum.iterations)
     except Exception as exc:  # the contract: one bad segment must not stop a batch of fits
         return NumericFit(

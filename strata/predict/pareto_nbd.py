@@ -23,6 +23,7 @@ nears 1, so it is evaluated after Euler's transformation, 2F1(a, b; c; z) = (1-z
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
@@ -37,6 +38,7 @@ from strata.predict._common import (
     discounted_if_alive,
     fit_numerically,
     steps_in_horizon,
+    unique_rows,
     weighted_sum,
 )
 from strata.predict.bgnbd import DEFAULT_MAX_ITERATIONS, DEFAULT_MIN_REPEAT_BUYERS
@@ -105,11 +107,16 @@ def _log_f(p: ParetoNbdParams, x: FloatArray, t: FloatArray) -> FloatArray:
 
 
 def _log_terms(
-    p: ParetoNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray
+    p: ParetoNbdParams,
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+    log_f: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """log of the bracket's two terms: alive at T, and s/(r+s+x) A0 (left between t_x and T)."""
+    """log of the bracket's two terms: alive at T, and s/(r+s+x) A0 (left between t_x and T).
+    `log_f`: log F(t_x) and log F(T) when already known (`paretonbd_log_likelihood_of`)."""
     alive = -(p.r + x) * np.log(p.alpha + T) - p.s * np.log(p.beta + T)
-    log_f_tx, log_f_T = _log_f(p, x, t_x), _log_f(p, x, T)
+    log_f_tx, log_f_T = (_log_f(p, x, t_x), _log_f(p, x, T)) if log_f is None else log_f
     with np.errstate(divide="ignore", invalid="ignore"):
         log_a0 = log_f_tx + np.log1p(-np.exp(np.minimum(log_f_T - log_f_tx, 0.0)))
     left = math.log(p.s) - np.log(p.r + p.s + x) + np.where(t_x < T, log_a0, -np.inf)
@@ -120,10 +127,40 @@ def paretonbd_log_likelihood(
     params: npt.ArrayLike, x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike
 ) -> FloatArray:
     """Log-likelihood of each customer's (x, t_x, T), not weighted (note 009, eq. 22)."""
-    p = _params(params)
     x, t_x, T = np.broadcast_arrays(as_float_array(x), as_float_array(t_x), as_float_array(T))
+    return _log_likelihood(_params(params), x, t_x, T, None)
+
+
+def paretonbd_log_likelihood_of(
+    x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> Callable[[FloatArray], FloatArray]:
+    """`paretonbd_log_likelihood` of fixed customers as a function of the parameters, for the
+    fit, which evaluates it about a thousand times. The hypergeometric function is its cost and
+    depends on (x, t) only: it is evaluated once per distinct pair of x with t_x or with T. At
+    1M users the current cut-off had 98,292 distinct (x, t_x, T), 7,818 distinct (x, t_x) and
+    14,351 distinct (x, T)."""
+    x, t_x, T = np.broadcast_arrays(as_float_array(x), as_float_array(t_x), as_float_array(T))
+    (pair_x, pair_t), pair = unique_rows(np.concatenate([x, x]), np.concatenate([t_x, T]))
+    of_tx, of_T = pair[: x.size], pair[x.size :]
+
+    def log_likelihood(params: FloatArray) -> FloatArray:
+        p = _params(params)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            log_f = _log_f(p, pair_x, pair_t)
+        return _log_likelihood(p, x, t_x, T, (log_f[of_tx], log_f[of_T]))
+
+    return log_likelihood
+
+
+def _log_likelihood(
+    p: ParetoNbdParams,
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+    log_f: tuple[FloatArray, FloatArray] | None,
+) -> FloatArray:
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        alive, left = _log_terms(p, x, t_x, T)
+        alive, left = _log_terms(p, x, t_x, T, log_f)
         return np.asarray(
             special.gammaln(p.r + x)
             - special.gammaln(p.r)
@@ -224,6 +261,7 @@ def fit_paretonbd(
     found = fit_numerically(
         paretonbd_log_likelihood, x, t_x, T, weight, names=("r", "alpha", "s", "beta"),
         start=start, max_iterations=max_iterations, min_repeat_buyers=min_repeat_buyers,
+        prepare=paretonbd_log_likelihood_of,
     )  # fmt: skip
     return ParetoNbdFit(
         *found.params, found.log_likelihood, found.n_customers, found.n_repeat_buyers,
