@@ -33,6 +33,7 @@ from strata.predict.mbg_nbd import (
     mbgnbd_conditional_expected_purchases,
     mbgnbd_discounted_expected_purchases,
     mbgnbd_log_likelihood,
+    mbgnbd_log_likelihood_of,
     mbgnbd_p_alive,
 )
 from strata.predict.pareto_nbd import (
@@ -337,6 +338,26 @@ def test_pareto_nbd_likelihood_by_pair_is_the_likelihood(cdnow: dict[str, np.nda
     ]:
         expected = paretonbd_log_likelihood(p, x, t_x, T)
         np.testing.assert_array_equal(of_customers(np.array(p)), expected, err_msg=str(p))
+
+
+def test_mbg_nbd_likelihood_by_distinct_value_is_the_likelihood(
+    cdnow: dict[str, np.ndarray],
+) -> None:
+    """The fit's MBG/NBD likelihood (each special function once per distinct x, t_x or T, then
+    gathered) gives every customer's value bit for bit, on CDNOW's customers and on the edge and
+    heavy buyers, at the published fit and far from it."""
+    edges = np.array([*EDGES, *HEAVY], dtype=float)
+    x = np.concatenate([cdnow["x"], edges[:, 0]])
+    t_x = np.concatenate([cdnow["t_x"], edges[:, 1]])
+    T = np.concatenate([cdnow["T"], edges[:, 2]])
+    of_customers = mbgnbd_log_likelihood_of(x, t_x, T)
+    for q in [
+        MbgNbdParams(0.525, 6.183, 0.891, 1.614),
+        MbgNbdParams(2.0, 1.0, 0.05, 300.0),
+        MbgNbdParams(0.1, 300.0, 3.0, 0.01),
+    ]:
+        expected = mbgnbd_log_likelihood(q, x, t_x, T)
+        np.testing.assert_array_equal(of_customers(np.array(q)), expected, err_msg=str(q))
 
 
 @pytest.mark.parametrize(

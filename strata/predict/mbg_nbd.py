@@ -17,6 +17,7 @@ module's series. Time unit, grouping and the fit's contract are the BG/NBD's.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
@@ -32,6 +33,7 @@ from strata.predict._common import (
     discounted_if_alive,
     fit_numerically,
     steps_in_horizon,
+    unique_rows,
     weighted_sum,
 )
 from strata.predict.bgnbd import (
@@ -113,6 +115,42 @@ def mbgnbd_log_likelihood(
         return np.asarray(
             alive + np.logaddexp(0.0, _log_dropout_odds(p, x, t_x, T)), dtype=np.float64
         )
+
+
+def mbgnbd_log_likelihood_of(
+    x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> Callable[[FloatArray], FloatArray]:
+    """`mbgnbd_log_likelihood` of fixed customers as a function of the parameters, for the fit,
+    which evaluates it about five hundred times. Its special functions and logarithms each depend
+    on one of x, t_x and T, which take few distinct values (at 1M users about 60 of x and 1,100
+    of t_x and of T, against 98,292 distinct customers): each is evaluated once per distinct
+    value and gathered, in the same order of operations, so every customer's value is the same
+    bit for bit."""
+    x, t_x, T = np.broadcast_arrays(as_float_array(x), as_float_array(t_x), as_float_array(T))
+    (xs,), of_x = unique_rows(x)
+    (txs,), of_tx = unique_rows(t_x)
+    (Ts,), of_T = unique_rows(T)
+
+    def log_likelihood(params: FloatArray) -> FloatArray:
+        p = _params(params)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            log_alpha_T = np.log(p.alpha + Ts)[of_T]
+            alive = (
+                special.gammaln(p.r + xs)[of_x]
+                - special.gammaln(p.r)
+                + p.r * math.log(p.alpha)
+                + special.betaln(p.a, p.b + xs + 1.0)[of_x]
+                - special.betaln(p.a, p.b)
+                - (p.r + x) * log_alpha_T
+            )
+            dropout = (
+                math.log(p.a)
+                - np.log(p.b + xs)[of_x]
+                + (p.r + x) * (log_alpha_T - np.log(p.alpha + txs)[of_tx])
+            )
+            return np.asarray(alive + np.logaddexp(0.0, dropout), dtype=np.float64)
+
+    return log_likelihood
 
 
 def mbgnbd_p_alive(
@@ -199,6 +237,7 @@ def fit_mbgnbd(
     found = fit_numerically(
         mbgnbd_log_likelihood, x, t_x, T, weight, names=("r", "alpha", "a", "b"), start=start,
         max_iterations=max_iterations, min_repeat_buyers=min_repeat_buyers,
+        prepare=mbgnbd_log_likelihood_of,
     )  # fmt: skip
     return MbgNbdFit(
         *found.params, found.log_likelihood, found.n_customers, found.n_repeat_buyers,
