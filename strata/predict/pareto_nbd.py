@@ -106,20 +106,37 @@ def _log_f(p: ParetoNbdParams, x: FloatArray, t: FloatArray) -> FloatArray:
     return log_2f1 - total * np.log(p.beta + t)
 
 
+class _Known(NamedTuple):
+    """What `paretonbd_log_likelihood_of` computed once per distinct value, gathered back to
+    every customer: log F(t_x), log F(T), log(alpha+T), log(beta+T), log(r+s+x), gammaln(r+x)."""
+
+    log_f_tx: FloatArray
+    log_f_T: FloatArray
+    log_alpha_T: FloatArray
+    log_beta_T: FloatArray
+    log_rsx: FloatArray
+    gammaln_rx: FloatArray
+
+
 def _log_terms(
     p: ParetoNbdParams,
     x: FloatArray,
     t_x: FloatArray,
     T: FloatArray,
-    log_f: tuple[FloatArray, FloatArray] | None = None,
+    known: _Known | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """log of the bracket's two terms: alive at T, and s/(r+s+x) A0 (left between t_x and T).
-    `log_f`: log F(t_x) and log F(T) when already known (`paretonbd_log_likelihood_of`)."""
-    alive = -(p.r + x) * np.log(p.alpha + T) - p.s * np.log(p.beta + T)
-    log_f_tx, log_f_T = (_log_f(p, x, t_x), _log_f(p, x, T)) if log_f is None else log_f
+    `known`: the functions of one column already evaluated (`paretonbd_log_likelihood_of`)."""
+    if known is None:
+        known = _Known(
+            _log_f(p, x, t_x), _log_f(p, x, T), np.log(p.alpha + T), np.log(p.beta + T),
+            np.log(p.r + p.s + x), np.empty(0),
+        )  # fmt: skip
+    alive = -(p.r + x) * known.log_alpha_T - p.s * known.log_beta_T
+    log_f_tx, log_f_T = known.log_f_tx, known.log_f_T
     with np.errstate(divide="ignore", invalid="ignore"):
         log_a0 = log_f_tx + np.log1p(-np.exp(np.minimum(log_f_T - log_f_tx, 0.0)))
-    left = math.log(p.s) - np.log(p.r + p.s + x) + np.where(t_x < T, log_a0, -np.inf)
+    left = math.log(p.s) - known.log_rsx + np.where(t_x < T, log_a0, -np.inf)
     return alive, left
 
 
@@ -142,12 +159,23 @@ def paretonbd_log_likelihood_of(
     x, t_x, T = np.broadcast_arrays(as_float_array(x), as_float_array(t_x), as_float_array(T))
     (pair_x, pair_t), pair = unique_rows(np.concatenate([x, x]), np.concatenate([t_x, T]))
     of_tx, of_T = pair[: x.size], pair[x.size :]
+    # the functions of x or of T alone, likewise once per distinct value
+    (xs,), of_x = unique_rows(x)
+    (Ts,), of_each_T = unique_rows(T)
 
     def log_likelihood(params: FloatArray) -> FloatArray:
         p = _params(params)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             log_f = _log_f(p, pair_x, pair_t)
-        return _log_likelihood(p, x, t_x, T, (log_f[of_tx], log_f[of_T]))
+            known = _Known(
+                log_f[of_tx],
+                log_f[of_T],
+                np.log(p.alpha + Ts)[of_each_T],
+                np.log(p.beta + Ts)[of_each_T],
+                np.log(p.r + p.s + xs)[of_x],
+                special.gammaln(p.r + xs)[of_x],
+            )
+        return _log_likelihood(p, x, t_x, T, known)
 
     return log_likelihood
 
@@ -157,12 +185,12 @@ def _log_likelihood(
     x: FloatArray,
     t_x: FloatArray,
     T: FloatArray,
-    log_f: tuple[FloatArray, FloatArray] | None,
+    known: _Known | None,
 ) -> FloatArray:
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        alive, left = _log_terms(p, x, t_x, T, log_f)
+        alive, left = _log_terms(p, x, t_x, T, known)
         return np.asarray(
-            special.gammaln(p.r + x)
+            (special.gammaln(p.r + x) if known is None else known.gammaln_rx)
             - special.gammaln(p.r)
             + p.r * math.log(p.alpha)
             + p.s * math.log(p.beta)
