@@ -2,11 +2,13 @@
 -- computes every user's lifecycle stage and R, F and M scores as of $as_of_date straight from the
 -- raw files, applying the cleaning rules that can change those answers, with nothing else:
 -- no quarantine bookkeeping, no history, no intermediate tables. tools.baseline fills in the
--- placeholders ($orders, $sessions: table expressions over the raw files; $currency_rates and
--- $excluded_users: the seed files; the rule thresholds: dbt_project.yml's vars).
+-- placeholders ($orders, $sessions: table expressions over the raw files, each row with the
+-- future_limit of the file it came in: that delivery's time plus the tolerance; $currency_rates
+-- and $excluded_users: the seed files; the rule thresholds: dbt_project.yml's vars).
 --
 -- Rules reproduced (see models/staging/shop/base and models/intermediate):
---   sessions: usable when session id, user id and start parse, nothing is in the future, before
+--   sessions: usable when session id, user id and start parse, nothing is later than its own
+--     delivery (plus var future_tolerance_minutes), nothing is before
 --     var min_event_date or malformed (end, duration, page views, cart flag), the user is not
 --     excluded, and the session id does not arrive with conflicting content;
 --   orders: usable when ids, time, amount (at most var max_order_amount once converted),
@@ -37,7 +39,8 @@ session_rows as (
             cast(session_id as varchar), cast(user_id as varchar), cast(started_at as varchar),
             cast(ended_at as varchar), cast(platform as varchar), cast(page_views as varchar),
             cast(added_to_cart as varchar)
-        ) as content_hash
+        ) as content_hash,
+        future_limit
     from $sessions
 ),
 
@@ -51,7 +54,8 @@ session_parsed as (
         timezone('UTC', try_cast(ended_text as timestamptz)) as ended_at,
         page_views_text,
         try_cast(page_views_text as bigint) as page_views,
-        cart_text
+        cart_text,
+        future_limit
     from session_rows
 ),
 
@@ -79,11 +83,11 @@ session_days as (
         sessions.session_id is not null
         and sessions.user_id is not null
         and sessions.started_at is not null
-        and sessions.started_at <= $future_limit
+        and sessions.started_at <= sessions.future_limit
         and sessions.started_at >= $past_limit
         and cast(sessions.started_at as date) <= date '$as_of_date'
         and (sessions.ended_text is null or sessions.ended_at is not null)
-        and (sessions.ended_at is null or sessions.ended_at <= $future_limit)
+        and (sessions.ended_at is null or sessions.ended_at <= sessions.future_limit)
         and (sessions.ended_at is null or sessions.ended_at >= $past_limit)
         and (sessions.ended_at is null or sessions.ended_at >= sessions.started_at)
         and (
@@ -128,7 +132,8 @@ order_rows as (
             coalesce(cast(amount as varchar), '<null>'),
             coalesce(cast(currency as varchar), '<null>'),
             coalesce(cast(updated_at as varchar), '<null>')
-        )) as content_hash
+        )) as content_hash,
+        future_limit
     from $orders
 ),
 
@@ -170,10 +175,10 @@ usable_versions as (
         and orders.user_id is not null
         and not regexp_matches(orders.user_id, '$excluded_user_pattern')
         and orders.ordered_at is not null
-        and orders.ordered_at <= $future_limit
+        and orders.ordered_at <= orders.future_limit
         and orders.ordered_at >= $past_limit
         and (orders.updated_text is null or orders.updated_at is not null)
-        and (orders.updated_at is null or orders.updated_at <= $future_limit)
+        and (orders.updated_at is null or orders.updated_at <= orders.future_limit)
         and (orders.updated_at is null or orders.updated_at >= $past_limit)
         and orders.amount is not null
         and orders.amount >= 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -39,29 +40,41 @@ def count(path: Path) -> int:
 
 def test_split_puts_the_new_day_aside_and_deliver_lands_it(tmp_path: Path) -> None:
     source, raw, pending = tmp_path / "source", tmp_path / "raw", tmp_path / "pending"
-    for table, column in (("orders", "ordered_at"), ("sessions", "started_at")):
+    for table, column, later in (
+        ("orders", "ordered_at", "updated_at"),
+        ("sessions", "started_at", "ended_at"),
+    ):
         write_parquet(
             source / f"{table}.parquet",
-            f"select * from (values ('a', '2026-06-29T23:59:59Z'), ('b', '2026-06-30T00:00:00Z'),"
-            f" ('c', '2026-06-30T01:00:00+02:00'), ('d', 'not a time'), ('e', '2027-01-01'))"
-            f" as t(id, {column})",
+            f"select * from (values ('a', '2026-06-29T23:59:59Z', null),"
+            f" ('b', '2026-06-30T00:00:00Z', null), ('c', '2026-06-30T01:00:00+02:00', ''),"
+            f" ('d', 'not a time', 'nor this'), ('e', '2027-01-01', null),"
+            f" ('f', '2026-06-29T23:00:00Z', '2026-06-30T00:00:01Z'))"
+            f" as t(id, {column}, {later})",
         )
     counts = split_deliveries(source, raw, pending, DAY)
     # 01:00+02:00 on the 30th is the 29th in UTC; an unparseable time arrives with the history;
-    # a future row arrives with the new day's file.
+    # a future row arrives with the new day's file, and so does a row of the 29th whose latest
+    # time (an update, an end) is on the 30th: the history could not have held it.
     assert counts == {
         "orders/history.parquet": 3,
-        "orders/2026-06-30.parquet": 2,
+        "orders/2026-06-30.parquet": 3,
         "sessions/history.parquet": 3,
-        "sessions/2026-06-30.parquet": 2,
+        "sessions/2026-06-30.parquet": 3,
     }
     assert sorted(p.name for p in (raw / "orders").iterdir()) == ["history.parquet"]
+    # Delivered when the data say, not when the benchmark wrote them: the history at the start
+    # of the day, the new day at its end.
+    start = dt.datetime(2026, 6, 30, tzinfo=dt.UTC).timestamp()
+    assert (raw / "orders" / "history.parquet").stat().st_mtime == start
+    assert (pending / "sessions" / "2026-06-30.parquet").stat().st_mtime == start + 86_400
     delivered = deliver(pending, raw)
     assert [p.relative_to(raw).as_posix() for p in delivered] == [
         "orders/2026-06-30.parquet",
         "sessions/2026-06-30.parquet",
     ]
-    assert count(raw / "orders" / "*.parquet") == 5
+    assert (raw / "orders" / "2026-06-30.parquet").stat().st_mtime == start + 86_400
+    assert count(raw / "orders" / "*.parquet") == 6
     assert not list(pending.glob("*/*.parquet"))
 
 
@@ -113,6 +126,39 @@ def test_the_baseline_reads_a_folder_of_deliveries_like_one_file(
     expected, _ = run_baseline(raw_dir, AS_OF, project_dir=PROJECT_DIR)
     got, _ = run_baseline(folder, AS_OF, project_dir=PROJECT_DIR)
     assert sorted(got, key=repr) == sorted(expected, key=repr)
+
+
+def test_the_baseline_judges_the_future_by_each_rows_own_delivery(tmp_path: Path) -> None:
+    """An order updated after its own file was delivered is quarantined, as strata does
+    (future_updated_at), even when a later delivery in the folder would cover it: judged against
+    the folder's newest file, one user of 10M disagreed with strata on F. The same row in the
+    later delivery counts."""
+    sessions = (
+        "select * from (values ('s1', 'u2', '2026-06-28T09:00:00Z', '2026-06-28T09:10:00Z',"
+        " 'web', '3', 'false')) as t(session_id, user_id, started_at, ended_at, platform,"
+        " page_views, added_to_cart)"
+    )
+    clean = "('o2', 'u2', '2026-06-28T10:00:00Z', 'completed', '20.00', 'USD', null)"
+    # updated two hours after its delivery at the start of the 29th: beyond the hour's tolerance
+    late = "('o1', 'u1', '2026-06-28T10:00:00Z', 'completed', '30.00', 'USD', '2026-06-29T02:00:00Z')"
+    columns = "t(order_id, user_id, ordered_at, status, amount, currency, updated_at)"
+    first = dt.datetime(2026, 6, 29, tzinfo=dt.UTC).timestamp()
+
+    def users(late_in: str) -> set[str]:
+        folder = tmp_path / late_in
+        write_parquet(folder / "sessions" / "history.parquet", sessions)
+        for name, rows in (("history", [clean]), ("day", [])):
+            rows = rows + ([late] if name == late_in else [])
+            values = ", ".join(rows) or clean.replace("'o2'", "'o3'")
+            path = folder / "orders" / f"{name}.parquet"
+            write_parquet(path, f"select * from (values {values}) as {columns}")
+            stamp = first if name == "history" else first + 86_400
+            os.utime(path, (stamp, stamp))
+        rows, _ = run_baseline(folder, "2026-06-29", project_dir=PROJECT_DIR)
+        return {row[0] for row in rows}
+
+    assert users("history") == {"u2"}
+    assert users("day") == {"u1", "u2"}
 
 
 def test_the_floor_is_a_real_entry_point_with_stages_and_scores(

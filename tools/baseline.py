@@ -58,23 +58,49 @@ def _literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _raw_table(raw_dir: Path, table: str) -> str:
+def _raw_files(raw_dir: Path, table: str) -> tuple[str, str]:
+    """The path or glob of a raw table's files, and the DuckDB function that reads them."""
     parquet = raw_dir / f"{table}.parquet"
     if parquet.exists():
-        return f"read_parquet({_literal(parquet)})"
+        return str(parquet), "read_parquet({files}, filename = true)"
     for csv in (raw_dir / f"{table}.csv", raw_dir / f"{table}.csv.gz"):
         if csv.exists():
-            return f"read_csv({_literal(csv)}, header = true, all_varchar = true)"
+            return str(csv), "read_csv({files}, header = true, all_varchar = true, filename = true)"
     folder = raw_dir / table
     if folder.is_dir() and any(folder.rglob("*.parquet")):
         # One file per delivery, in the folder or below it (`loaded_at=.../part-0.parquet`),
         # columns matched by name and folder names never read as columns, as strata reads it.
-        return (
-            f"read_parquet({_literal(folder / '**' / '*.parquet')}, union_by_name = true,"
-            " hive_partitioning = false)"
+        return str(folder / "**" / "*.parquet"), (
+            "read_parquet({files}, union_by_name = true, hive_partitioning = false,"
+            " filename = true)"
         )
     raise FileNotFoundError(
         f"no {table}.parquet, {table}.csv, {table}.csv.gz or {table}/**/*.parquet in {raw_dir}"
+    )
+
+
+def _raw_table(raw_dir: Path, table: str, tolerance_minutes: int | None = None) -> str:
+    """A raw table's rows. With `tolerance_minutes` (the baseline), each has `future_limit`: the latest time its file may hold, which is
+    the file's own delivery (its `loaded_at=` folder, else its modification time) plus the
+    tolerance. strata judges "in the future" per delivered file, never against the build's clock
+    or another file's delivery: judged against the raw folder's newest file, a row that arrived
+    in an earlier delivery with a time after that delivery counted here and was quarantined in
+    strata (one user of 10M disagreed on F)."""
+    files, reader = _raw_files(raw_dir, table)
+    if tolerance_minutes is None:  # the floor: no rule, so no delivery time either
+        return reader.replace(", filename = true", "").format(files=_literal(files))
+    marker = "regexp_extract(filename, 'loaded_at=([0-9][0-9:T .-]*[0-9])', 1)"
+    delivered = (
+        f"select filename, coalesce(case"
+        f" when length({marker}) = 10 then try_cast({marker} as timestamp) + interval 1 day"
+        f" when length({marker}) > 10 then try_cast({marker} as timestamp) end,"
+        f" timezone('UTC', last_modified)) + interval ({int(tolerance_minutes)}) minute"
+        f" as future_limit from read_blob({_literal(files)})"
+    )
+    return (
+        f"(select rows.* exclude (filename), delivered.future_limit"
+        f" from {reader.format(files=_literal(files))} as rows"
+        f" left join ({delivered}) as delivered on rows.filename = delivered.filename)"
     )
 
 
@@ -98,35 +124,20 @@ def lifecycle_stage_sql(project_dir: Path, values: dict[str, object]) -> str:
     )
 
 
-def delivered_at(raw_dir: Path) -> dt.datetime:
-    """The latest modification time (UTC, to the second) of the raw files under `raw_dir`."""
-    times = [
-        path.stat().st_mtime
-        for path in raw_dir.rglob("*")
-        if path.is_file()
-        and (path.name.split(".")[0] in ("orders", "sessions") or path.suffix == ".parquet")
-    ]
-    if not times:
-        raise FileNotFoundError(f"no raw orders or sessions file in {raw_dir}")
-    return dt.datetime.fromtimestamp(int(max(times)), dt.UTC).replace(tzinfo=None)
-
-
 def render(raw_dir: Path, as_of_date: str, project_dir: Path, query: Path = QUERY) -> str:
     values = project_vars(project_dir)
     if values.get("rfm_window_days") is None or values.get("rfm_scoring") != "quantile":
         raise ValueError("the baseline implements the default RFM settings only")
-    # "In the future" is judged against the delivery, as strata does: here the raw files' latest
-    # modification time (the generator sets it to the end of its data), never the clock.
-    future = delivered_at(raw_dir) + dt.timedelta(minutes=int(values["future_tolerance_minutes"]))
     mapping = {name: values[name] for name in VARS}
     mapping["excluded_user_pattern"] = str(values["excluded_user_pattern"]).replace("'", "''")
+    # the floor applies no rule, so it needs no delivery time
+    tolerance = None if query == FLOOR_QUERY else int(values["future_tolerance_minutes"])
     mapping.update(
-        orders=_raw_table(raw_dir, "orders"),
-        sessions=_raw_table(raw_dir, "sessions"),
+        orders=_raw_table(raw_dir, "orders", tolerance),
+        sessions=_raw_table(raw_dir, "sessions", tolerance),
         currency_rates=project_dir / "seeds" / "currency_rates.csv",
         excluded_users=project_dir / "seeds" / "excluded_users.csv",
         as_of_date=dt.date.fromisoformat(as_of_date).isoformat(),
-        future_limit=f"timestamp '{future:%Y-%m-%d %H:%M:%S}'",
         past_limit=f"timestamp '{dt.date.fromisoformat(str(values['min_event_date']))} 00:00:00'",
     )
     mapping["lifecycle_stage"] = lifecycle_stage_sql(project_dir, values)
