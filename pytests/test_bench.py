@@ -18,7 +18,7 @@ from tools.bench.cli import _sizes
 from tools.bench.cli import main as bench_main
 from tools.bench.deliveries import deliver, split_deliveries
 from tools.bench.measure import Step, run_measured, step_command, step_env
-from tools.bench.report import render, write_docs
+from tools.bench.report import growth_table, render, write_docs
 from tools.bench.run import NewDay, SizeResult
 from tools.bench.step import main as step_main
 
@@ -140,7 +140,9 @@ def test_the_baseline_judges_the_future_by_each_rows_own_delivery(tmp_path: Path
     )
     clean = "('o2', 'u2', '2026-06-28T10:00:00Z', 'completed', '20.00', 'USD', null)"
     # updated two hours after its delivery at the start of the 29th: beyond the hour's tolerance
-    late = "('o1', 'u1', '2026-06-28T10:00:00Z', 'completed', '30.00', 'USD', '2026-06-29T02:00:00Z')"
+    late = (
+        "('o1', 'u1', '2026-06-28T10:00:00Z', 'completed', '30.00', 'USD', '2026-06-29T02:00:00Z')"
+    )
     columns = "t(order_id, user_id, ordered_at, status, amount, currency, updated_at)"
     first = dt.datetime(2026, 6, 29, tzinfo=dt.UTC).timestamp()
 
@@ -232,6 +234,21 @@ def test_the_report_prints_every_issue_figure() -> None:
     assert "5,000 users (the 10M step): generate 5.0 s, peak RSS 1.00 GB" in text
     assert "peak RSS **2.00 GB**" in text
     assert "predictions" not in text  # no prediction model ran in this build
+    # issue #27: every phase and the slowest models at both sizes, with their growth
+    assert "Growth from 1,000 to 5,000 users (5x the users; allowed 6x" in text
+    assert "| staging | 1.0 | 1.0 | 1.0x | within |" in text
+    assert "| `m_marts` | 1.0 | 1.0 | 1.0x | within |" in text
+
+
+def test_growth_beyond_the_allowance_is_marked_over() -> None:
+    small, big = result(1_000_000), result(10_000_000, ten_m_slot=True)
+    big.phases["staging"] = Step(13.0, 20 * 1024**3, {"model.strata.m_staging": 12.5})
+    text = render([small, big], INFO, 1, "3GB")
+    assert "| staging | 1.0 | 13.0 | 13.0x | **over** |" in text
+    assert "| `m_staging` | 1.0 | 12.5 | 12.5x | **over** |" in text
+    assert "| `m_marts` | 1.0 | 1.0 | 1.0x | within |" in text
+    assert "| 2.00 | 20.00 | 10.0x | **over the target** |" in text
+    assert growth_table([small]) == []  # nothing to compare without the 10M step
 
 
 def test_the_report_prints_the_prediction_models_time() -> None:

@@ -80,12 +80,12 @@ def _raw_files(raw_dir: Path, table: str) -> tuple[str, str]:
 
 
 def _raw_table(raw_dir: Path, table: str, tolerance_minutes: int | None = None) -> str:
-    """A raw table's rows. With `tolerance_minutes` (the baseline), each has `future_limit`: the latest time its file may hold, which is
-    the file's own delivery (its `loaded_at=` folder, else its modification time) plus the
-    tolerance. strata judges "in the future" per delivered file, never against the build's clock
-    or another file's delivery: judged against the raw folder's newest file, a row that arrived
-    in an earlier delivery with a time after that delivery counted here and was quarantined in
-    strata (one user of 10M disagreed on F)."""
+    """A raw table's rows. With `tolerance_minutes` (the baseline), each has `future_limit`: the
+    latest time its file may hold, which is the file's own delivery (its `loaded_at=` folder,
+    else its modification time) plus the tolerance. strata judges "in the future" per delivered
+    file, never against the build's clock or another file's delivery: judged against the raw
+    folder's newest file, a row that arrived in an earlier delivery with a time after that
+    delivery counted here and was quarantined in strata (one user of 10M disagreed on F)."""
     files, reader = _raw_files(raw_dir, table)
     if tolerance_minutes is None:  # the floor: no rule, so no delivery time either
         return reader.replace(", filename = true", "").format(files=_literal(files))

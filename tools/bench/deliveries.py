@@ -47,7 +47,9 @@ def split_deliveries(source: Path, raw: Path, pending: Path, day: dt.date) -> di
         for table, columns in EVENT_COLUMNS.items():
             rows = f"read_parquet('{source / f'{table}.parquet'}')"
             present = {row[0] for row in con.execute(f"describe select * from {rows}").fetchall()}
-            times = [f"try_cast({column} as timestamptz)" for column in columns if column in present]
+            times = [
+                f"try_cast({column} as timestamptz)" for column in columns if column in present
+            ]
             latest = times[0] if len(times) == 1 else f"greatest({', '.join(times)})"
             early = f"coalesce({latest} < '{day.isoformat()}', true)"
             for folder, name, where in (

@@ -169,6 +169,68 @@ def slowest(results: list[SizeResult]) -> list[str]:
     return lines
 
 
+# Issue #27: from 1M to 10M users, every phase and the slowest models grow at most 12x, that is
+# 1.2 times the growth of the data; between other sizes the same allowance is scaled.
+GROWTH_ALLOWANCE = 1.2
+PEAK_RSS_TARGET_GB = 16
+
+
+def growth_table(results: list[SizeResult]) -> list[str]:
+    """Each phase and the five slowest models of either size at the largest size measured below
+    the 10M step and at the 10M step, with the growth factor against the allowance (issue #27:
+    at most 12x for 10x the users). Empty unless both were measured."""
+    big = next((r for r in results if r.ten_m_slot and r.phases), None)
+    smaller = [
+        r for r in results if not r.ten_m_slot and r.phases and r.users < (big.users if big else 0)
+    ]
+    if big is None or not smaller:
+        return []
+    small = max(smaller, key=lambda r: r.users)
+    users = big.users / small.users
+    allowed = GROWTH_ALLOWANCE * users
+
+    def nodes(r: SizeResult) -> dict[str, float]:
+        return {k: v for p in PHASES[1:5] for k, v in r.phases[p].node_seconds.items()}
+
+    def row(name: str, before: float | None, after: float | None) -> str:
+        if not before or after is None:
+            return f"| {name} | {before or 0:.1f} | {after or 0:.1f} | - | - |"
+        factor = after / before
+        verdict = "within" if factor <= allowed else "**over**"
+        return f"| {name} | {before:.1f} | {after:.1f} | {factor:.1f}x | {verdict} |"
+
+    small_nodes, big_nodes = nodes(small), nodes(big)
+    slowest = sorted(small_nodes, key=small_nodes.__getitem__, reverse=True)[:5]
+    slowest += [
+        n
+        for n in sorted(big_nodes, key=big_nodes.__getitem__, reverse=True)[:5]
+        if n not in slowest
+    ]
+    lines = [
+        f"Growth from {small.users:,} to {big.users:,} users ({users:.0f}x the users; allowed "
+        f"{allowed:.0f}x, issue #27): each phase's wall time and the slowest models of either "
+        "size (dbt's own timing):",
+        "",
+        f"| phase or model | {small.users:,} s | {big.users:,} s | growth "
+        f"| within {allowed:.0f}x |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        row(phase, small.phases[phase].seconds, big.phases[phase].seconds) for phase in PHASES
+    ]
+    lines += [
+        row(f"`{node.split('.')[-1]}`", small_nodes.get(node), big_nodes.get(node))
+        for node in slowest
+    ]
+    before, after = small.peak_rss_bytes / 1024**3, big.peak_rss_bytes / 1024**3
+    lines.append(
+        f"| peak RSS, GB (target: under {PEAK_RSS_TARGET_GB} at 10M) | {before:.2f} | "
+        f"{after:.2f} | {after / before:.1f}x | "
+        f"{'under the target' if after < PEAK_RSS_TARGET_GB else '**over the target**'} |"
+    )
+    return lines
+
+
 def issue_figures(results: list[SizeResult], headline_users: int) -> list[str]:
     """The figures issue #19 asks `make bench` for, at the headline size (1M by default)."""
     sized = [r for r in results if not r.ten_m_slot]
@@ -311,6 +373,9 @@ def render(
         lines += ["", "Plain floor (bench/floor_duckdb.sql; no cleaning, so not compared):"]
         lines += [f"- {r.users:,} users: {r.floor_note}" for r in floors]
     lines += ["", *rss_table(results), "", *slowest(results)]
+    growth = growth_table(results)
+    if growth:
+        lines += ["", *growth]
     return "\n".join(lines)
 
 
