@@ -320,14 +320,21 @@ def test_pareto_nbd_matches_its_integral_form_in_both_branches(p: ParetoNbdParam
     assert paretonbd_p_alive(p, 3, 20.0, 20.0)[0] == 1.0
 
 
+def cdnow_and_edge_buyers(cdnow: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """(x, t_x, T) of CDNOW's customers followed by the edge and heavy buyers: what the fits'
+    precomputed likelihoods are checked on, bit for bit."""
+    edges = np.array([*EDGES, *HEAVY], dtype=float)
+    return tuple(
+        np.concatenate([cdnow[name], edges[:, column]])
+        for column, name in enumerate(("x", "t_x", "T"))
+    )
+
+
 def test_pareto_nbd_likelihood_by_pair_is_the_likelihood(cdnow: dict[str, np.ndarray]) -> None:
     """The fit's likelihood (log F once per distinct pair of x with t_x or T) gives every
     customer's value bit for bit, in both branches and at their edges, on CDNOW's customers and
     on the edge and heavy buyers."""
-    edges = np.array([*EDGES, *HEAVY], dtype=float)
-    x = np.concatenate([cdnow["x"], edges[:, 0]])
-    t_x = np.concatenate([cdnow["t_x"], edges[:, 1]])
-    T = np.concatenate([cdnow["T"], edges[:, 2]])
+    x, t_x, T = cdnow_and_edge_buyers(cdnow)
     of_customers = paretonbd_log_likelihood_of(x, t_x, T)
     for p in [
         ParetoNbdParams(0.553, 10.578, 0.606, 11.669),
@@ -346,10 +353,7 @@ def test_mbg_nbd_likelihood_by_distinct_value_is_the_likelihood(
     """The fit's MBG/NBD likelihood (each special function once per distinct x, t_x or T, then
     gathered) gives every customer's value bit for bit, on CDNOW's customers and on the edge and
     heavy buyers, at the published fit and far from it."""
-    edges = np.array([*EDGES, *HEAVY], dtype=float)
-    x = np.concatenate([cdnow["x"], edges[:, 0]])
-    t_x = np.concatenate([cdnow["t_x"], edges[:, 1]])
-    T = np.concatenate([cdnow["T"], edges[:, 2]])
+    x, t_x, T = cdnow_and_edge_buyers(cdnow)
     of_customers = mbgnbd_log_likelihood_of(x, t_x, T)
     for q in [
         MbgNbdParams(0.525, 6.183, 0.891, 1.614),
