@@ -118,20 +118,20 @@ class _Known(NamedTuple):
     gammaln_rx: FloatArray
 
 
+def _known(p: ParetoNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray) -> _Known:
+    """The same functions evaluated for every customer (`paretonbd_log_likelihood_of` evaluates
+    them once per distinct value instead)."""
+    return _Known(
+        _log_f(p, x, t_x), _log_f(p, x, T), np.log(p.alpha + T), np.log(p.beta + T),
+        np.log(p.r + p.s + x), special.gammaln(p.r + x),
+    )  # fmt: skip
+
+
 def _log_terms(
-    p: ParetoNbdParams,
-    x: FloatArray,
-    t_x: FloatArray,
-    T: FloatArray,
-    known: _Known | None = None,
+    p: ParetoNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray, known: _Known
 ) -> tuple[FloatArray, FloatArray]:
-    """log of the bracket's two terms: alive at T, and s/(r+s+x) A0 (left between t_x and T).
-    `known`: the functions of one column already evaluated (`paretonbd_log_likelihood_of`)."""
-    if known is None:
-        known = _Known(
-            _log_f(p, x, t_x), _log_f(p, x, T), np.log(p.alpha + T), np.log(p.beta + T),
-            np.log(p.r + p.s + x), np.empty(0),
-        )  # fmt: skip
+    """log of the bracket's two terms: alive at T, and s/(r+s+x) A0 (left between t_x and T),
+    from the functions of one column in `known`."""
     alive = -(p.r + x) * known.log_alpha_T - p.s * known.log_beta_T
     log_f_tx, log_f_T = known.log_f_tx, known.log_f_T
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -145,7 +145,10 @@ def paretonbd_log_likelihood(
 ) -> FloatArray:
     """Log-likelihood of each customer's (x, t_x, T), not weighted (note 009, eq. 22)."""
     x, t_x, T = np.broadcast_arrays(as_float_array(x), as_float_array(t_x), as_float_array(T))
-    return _log_likelihood(_params(params), x, t_x, T, None)
+    p = _params(params)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        known = _known(p, x, t_x, T)
+    return _log_likelihood(p, x, t_x, T, known)
 
 
 def paretonbd_log_likelihood_of(
@@ -185,12 +188,12 @@ def _log_likelihood(
     x: FloatArray,
     t_x: FloatArray,
     T: FloatArray,
-    known: _Known | None,
+    known: _Known,
 ) -> FloatArray:
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         alive, left = _log_terms(p, x, t_x, T, known)
         return np.asarray(
-            (special.gammaln(p.r + x) if known is None else known.gammaln_rx)
+            known.gammaln_rx
             - special.gammaln(p.r)
             + p.r * math.log(p.alpha)
             + p.s * math.log(p.beta)
@@ -209,7 +212,7 @@ def paretonbd_p_alive(
     if not _finite(p):
         return np.full(x.shape, np.nan)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        alive, left = _log_terms(p, x, t_x, T)
+        alive, left = _log_terms(p, x, t_x, T, _known(p, x, t_x, T))
         return np.asarray(np.exp(alive - np.logaddexp(alive, left)), dtype=np.float64)
 
 
