@@ -2,6 +2,7 @@
 attack on deliveries (issue #23), each checked against a fresh build where it matters:
 
 * a Parquet file rewritten with the same size, second and footer statistics is noticed;
+* a file larger than DuckDB's memory limit is fingerprinted within it (issue #27);
 * a folder name such as `currency=USD/` never rewrites a column, and a `loaded_at=` folder added
   later changes nothing;
 * a file that is not a Parquet part, inside a delivery folder, is refused by name;
@@ -190,3 +191,41 @@ def test_a_broken_new_delivery_is_refused_though_the_history_is_clean(
     assert "the day 2026-06-30: 25 raw rows" in second.output
     # the whole history stayed under its own threshold: only the new guard refused
     assert "quarantined share for orders" not in second.output
+
+
+def test_a_file_larger_than_the_memory_limit_is_fingerprinted(raw: Path, tmp_path: Path) -> None:
+    """Issue #27: a delivery's fingerprint read the whole file as one value, so the 10M bench's
+    3.63 GB sessions file stopped the build under a 3 GB limit. Here a 160 MB file (as one value
+    DuckDB asks for 256 MiB) against a 100 MB limit: its rows are digested within the limit, and
+    the digest is the one its rows give."""
+    (raw / "sessions.csv").unlink()
+    big = raw / "sessions.parquet"
+    shutil.copy(FIXTURE_RAW / "orders.csv", raw / "orders.csv")
+    with duckdb.connect() as con:
+        con.execute(
+            "copy (select repeat(md5(cast(i as varchar)), 4) as session_id,"
+            " 'u' || (i % 1000) as user_id, '2025-01-01T00:00:00Z' as started_at"
+            f" from range(1200000) as t(i)) to '{big}' (format parquet, compression uncompressed)"
+        )
+    assert big.stat().st_size > 150_000_000
+    settings = load_settings(db_path=str(tmp_path / "warehouse.duckdb"))
+    result = dbt_runner.run_dbt(
+        settings,
+        ["run-operation", "register_raw_sources"],
+        env={"STRATA_RAW_DIR": str(raw), "STRATA_MEMORY_LIMIT": "100MB"},
+    )
+    assert result.ok, "\n".join(result.errors)
+    with duckdb.connect(str(settings.db)) as con:
+        con.execute("set memory_limit = '100MB'")
+        with pytest.raises(duckdb.OutOfMemoryException):  # what the fingerprint used to do
+            con.execute(f"select hash(content) from read_blob('{big}')").fetchall()
+        ((fingerprint,),) = con.execute(
+            "select file_fingerprint from strata_raw.sessions__files"
+        ).fetchall()
+        expected = con.execute(
+            "select cast(sum(hash(session_id, user_id, started_at, cast(null as varchar),"
+            " cast(null as varchar), cast(null as varchar), cast(null as varchar),"
+            f" file_row_number + 1)) as varchar) from read_parquet('{big}', file_row_number = true)"
+        ).fetchone()[0]
+    assert fingerprint.split("|")[0] == str(big.stat().st_size)
+    assert fingerprint.split("|")[-1] == expected

@@ -10,7 +10,9 @@
       files_sql      a select of the input's files, one row each (source_file, delivered_at: when
                      the file arrived, its `loaded_at=` marker or modification time, and
                      file_fingerprint: what tells a rewritten file from the one read before;
-                     null where the input cannot be listed, which makes every build a full one) -#}
+                     null where the input cannot be listed, which makes every build a full one)
+      content_digest true where register_raw_sources appends a digest of each file's rows to its
+                     fingerprint (raw_content_digest_sql; DuckDB files) -#}
 
 {#- An existing warehouse table as raw input. -#}
 {% macro raw_table_input(table) %}
@@ -191,6 +193,7 @@
         'file_expression': path,
         'row_expression': 'row_number() over ()',
         'files_sql': duckdb_listed_files_sql(pattern),
+        'content_digest': true,
     }) }}
 {% endmacro %}
 
@@ -239,21 +242,21 @@
         'file_expression': 'input._strata_file',
         'row_expression': row_expression,
         'files_sql': duckdb_listed_files_sql(pattern),
+        'content_digest': true,
     }) }}
 {% endmacro %}
 
 
-{#- The files matching `pattern`, each with a fingerprint of its size, modification time and
-    content: a hash of every byte of the file, for Parquet as for CSV. (Parquet footer statistics
-    were not enough: a rewrite that changes one value within a column chunk's minimum and maximum,
-    or swaps two values, left them, the size and the second-precise modification time as they
-    were.) -#}
+{#- The files matching `pattern`, one row each, with its size and modification time as the start
+    of its fingerprint. The content part is added by register_raw_sources (raw_content_digest_sql):
+    a digest of what strata reads from the file, computed by streaming the rows, since reading a
+    file as one value (`read_blob`'s content) fails on any file larger than DuckDB's memory
+    limit. -#}
 {% macro duckdb_listed_files_sql(pattern) %}
     {% set files_sql %}
         select
             filename as source_file,
-            concat_ws('|', cast(size as varchar), cast(last_modified as varchar),
-                cast(hash(content) as varchar)) as file_fingerprint,
+            concat_ws('|', cast(size as varchar), cast(last_modified as varchar)) as file_fingerprint,
             coalesce(
                 {{ delivery_marker_at('filename') }},
                 timezone('UTC', last_modified)
@@ -261,6 +264,40 @@
         from read_blob({{ strata_quote_literal(pattern) }})
     {% endset %}
     {{ return(files_sql) }}
+{% endmacro %}
+
+
+{#- The listed files `files_sql` with a digest of each file's content appended to its
+    fingerprint: the sum of one hash per row, over every contract column as the raw view `raw_view`
+    reads it (text) and the row's position in its file. A rewrite that changes a value, swaps two
+    rows or adds or drops one changes it; so do the size and modification time, which come first
+    (Parquet footer statistics alone were not enough: a rewrite that swaps two values within a
+    column chunk's minimum and maximum kept them, the size and the second-precise modification time
+    as they were). Columns strata does not read are not part of it: changing them changes nothing
+    strata computes. The rows are streamed, so a file of any size is digested within the memory
+    limit. DuckDB only: elsewhere files are not compared (every build is a full one). -#}
+{% macro raw_content_digest_sql(files_sql, raw_view, contract) %}
+    {% set digested_sql %}
+        select
+            listed.source_file,
+            concat_ws('|', listed.file_fingerprint, digests.content_digest) as file_fingerprint,
+            listed.delivered_at
+        from ({{ files_sql }}) as listed
+        left join (
+            select
+                _strata_source_file as source_file,
+                cast(sum(hash(
+                    {%- for column in contract.columns %}
+                    {{ column.name }},
+                    {%- endfor %}
+                    _strata_source_row
+                )) as varchar) as content_digest
+            from {{ raw_view }}
+            group by _strata_source_file
+        ) as digests
+            on listed.source_file = digests.source_file
+    {% endset %}
+    {{ return(digested_sql) }}
 {% endmacro %}
 
 

@@ -56,6 +56,11 @@
         {% do run_query(
             adapter.dispatch('create_raw_view', 'strata')(var('raw_schema') ~ '.' ~ table, view_sql)
         ) %}
+        {% if input.content_digest | default(false) %}
+            {% set files_sql = raw_content_digest_sql(
+                files_sql, var('raw_schema') ~ '.' ~ table, contract
+            ) %}
+        {% endif %}
         {% do run_query(adapter.dispatch('create_raw_view', 'strata')(
             var('raw_schema') ~ '.' ~ table ~ '__files', files_sql
         )) %}
