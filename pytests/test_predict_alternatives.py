@@ -49,9 +49,12 @@ from strata.predict.pipeline import (
     FIT_SCHEMA,
     PredictionSettings,
     _choose,
+    _exact_sum,
     _fit_row,
     _wait_quantile,
+    fit_inputs,
     fit_models,
+    fit_models_on,
     score_buyers,
 )
 from strata.predict.repeat_models import REPEAT_MODELS, next_purchase_quantiles
@@ -641,13 +644,13 @@ def test_without_a_back_test_the_first_model_that_fitted_is_chosen() -> None:
     assert "no back-test" in next(row["choice"] for row in rows if row["is_chosen"])
 
 
-def test_fit_and_score_use_the_chosen_model(cdnow: dict[str, np.ndarray]) -> None:
-    """The pipeline on CDNOW in days: every candidate is fitted at both cut-offs, one is chosen,
-    and every prediction comes from it."""
+def cdnow_buyers(cdnow: dict[str, np.ndarray], spend: np.ndarray | None = None) -> pa.Table:
+    """CDNOW's customers as int_buyers_summarised rows, in days: every one as of D, the first
+    half at the calibration cut-off too, with a holdout."""
     n = cdnow["x"].size
     days = {name: cdnow[name] * 7 for name in ("t_x", "T")}
     half = n // 2
-    buyers = pa.table(
+    return pa.table(
         {
             "purpose": ["current"] * n + ["calibration"] * half,
             "cutoff_date": [dt.date(1998, 6, 30)] * n + [dt.date(1997, 9, 30)] * half,
@@ -655,12 +658,19 @@ def test_fit_and_score_use_the_chosen_model(cdnow: dict[str, np.ndarray]) -> Non
             "repeat_purchase_days": np.concatenate([cdnow["x"], cdnow["x"][:half]]),
             "days_first_to_last": np.concatenate([days["t_x"], days["t_x"][:half]]),
             "days_first_to_cutoff": np.concatenate([days["T"], days["T"][:half]]),
-            "mean_repeat_spend": np.full(n + half, 35.0),
+            "mean_repeat_spend": np.full(n + half, 35.0) if spend is None else spend,
             "holdout_purchase_days": np.concatenate(
                 [np.full(n, np.nan), np.minimum(cdnow["x"][:half], 3)]
             ),
         }
     )
+
+
+def test_fit_and_score_use_the_chosen_model(cdnow: dict[str, np.ndarray]) -> None:
+    """The pipeline on CDNOW in days: every candidate is fitted at both cut-offs, one is chosen,
+    and every prediction comes from it."""
+    days = {name: cdnow[name] * 7 for name in ("t_x", "T")}
+    buyers = cdnow_buyers(cdnow)
     settings = PredictionSettings((30, 90), 90, 360, 30, 0.1, 10)
     fits = fit_models(buyers, settings)
     assert fits.schema == FIT_SCHEMA
@@ -688,3 +698,40 @@ def test_fit_and_score_use_the_chosen_model(cdnow: dict[str, np.ndarray]) -> Non
         if row["next_purchase_days_p50"] is not None:
             assert row["p_alive"] > 0.5
             assert row["next_purchase_days_p10"] <= row["next_purchase_days_p50"]
+
+
+def test_fits_on_grouped_buyers_are_the_fits_on_every_buyer(cdnow: dict[str, np.ndarray]) -> None:
+    """The Spark path fits on buyers grouped by the values the fits read (strata/spark_scoring.py:
+    no process holds every buyer); every fitted figure, the back-test's among them, is the same
+    bit for bit as the fit on one row per buyer."""
+    half = cdnow["x"].size // 2
+    rng = np.random.default_rng(7)
+    # Spends rounded to cents, so that some buyers share one and are grouped together.
+    spend = np.round(rng.gamma(6.0, 6.0, cdnow["x"].size + half), 2)
+    buyers = cdnow_buyers(cdnow, np.where(np.concatenate([cdnow["x"], cdnow["x"][:half]]) > 0,
+                                          spend, np.nan))  # fmt: skip
+    settings = PredictionSettings((30, 90), 90, 360, 30, 0.1, 10)
+    keys = ["purpose", "cutoff_date", "repeat_purchase_days", "days_first_to_last",
+            "days_first_to_cutoff", "holdout_purchase_days"]  # fmt: skip
+    repeat = buyers.group_by(keys).aggregate([("user_id", "count")])
+    spends = buyers.group_by(["purpose", "repeat_purchase_days", "mean_repeat_spend"]).aggregate(
+        [("user_id", "count")]
+    )
+    repeat, spends = (
+        table.rename_columns([*table.column_names[:-1], "buyers"]) for table in (repeat, spends)
+    )
+    assert repeat.num_rows < buyers.num_rows / 2 and spends.num_rows < buyers.num_rows
+    on_grouped = fit_models_on(fit_inputs(repeat, spends), settings).to_pylist()
+    on_every_buyer = fit_models(buyers, settings).to_pylist()
+    assert any(row["holdout_mean_absolute_error"] for row in on_every_buyer)
+    assert on_grouped == on_every_buyer
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_an_exact_weighted_sum_is_the_sum_of_every_repeated_value(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = rng.lognormal(0.0, 3.0, 300) * rng.choice([-1.0, 1.0], 300)
+    weights = rng.integers(1, 5000, 300).astype(float)
+    repeated = np.repeat(values, weights.astype(int))
+    assert _exact_sum(values, weights) == math.fsum(repeated.tolist())
+    assert _exact_sum(values, np.ones(300)) == math.fsum(values.tolist())

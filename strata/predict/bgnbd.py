@@ -108,10 +108,16 @@ class GroupedCustomers(NamedTuple):
     inverse: IntArray
 
 
-def group_customers(x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike) -> GroupedCustomers:
-    """Group per-customer (x, t_x, T) rows into distinct triples with weights (any time unit)."""
+def group_customers(
+    x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike, weight: npt.ArrayLike | None = None
+) -> GroupedCustomers:
+    """Group per-customer (x, t_x, T) rows into distinct triples with weights (any time unit);
+    with `weight`, each row stands for that many customers."""
     (ux, utx, uT), inverse = unique_rows(as_float_array(x), as_float_array(t_x), as_float_array(T))
-    weight = np.bincount(inverse, minlength=ux.size).astype(np.float64)
+    counts = np.bincount(
+        inverse, weights=None if weight is None else as_float_array(weight), minlength=ux.size
+    )
+    weight = counts.astype(np.float64)
     return GroupedCustomers(ux, utx, uT, weight, inverse)
 
 

@@ -129,23 +129,79 @@ def _finite_or_none(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+@dataclasses.dataclass(frozen=True)
+class FitInputs:
+    """What the fits of one purpose read: the repeat models' rows (x, t_x, T and the holdout's
+    purchase days) and Gamma-Gamma's (x and the mean repeat spend), each row standing for
+    `weight` buyers. From one row per buyer (weight 1: the DuckDB Python model) or from rows
+    grouped by those values (the Spark path, which never brings every buyer into one process);
+    either way the fits are the same, bit for bit."""
+
+    cutoff: Any
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    holdout: np.ndarray
+    weight: np.ndarray
+    spend_x: np.ndarray
+    spend: np.ndarray
+    spend_weight: np.ndarray
+
+    @property
+    def buyers(self) -> float:
+        return float(self.weight.sum())
+
+
+def _weights(table: pa.Table) -> np.ndarray:
+    if "buyers" in table.column_names:
+        return _column(table, "buyers")
+    return np.ones(table.num_rows)
+
+
+def fit_inputs(buyers: pa.Table, spend_rows: pa.Table | None = None) -> dict[str, FitInputs]:
+    """Per purpose, the fits' inputs from `buyers` (one row per buyer, or grouped rows with a
+    `buyers` column counting the buyers each stands for); Gamma-Gamma's from `spend_rows` when
+    given (grouped by purpose, x and mean repeat spend), else from `buyers`."""
+    inputs = {}
+    for purpose in PURPOSES:
+        part = _purpose(buyers, purpose)
+        spend_part = _purpose(spend_rows, purpose) if spend_rows is not None else part
+        cutoffs = part.column("cutoff_date").to_pylist()
+        spend_x = _column(spend_part, "repeat_purchase_days")
+        spend = _column(spend_part, "mean_repeat_spend")
+        usable = (spend_x > 0) & np.isfinite(spend) & (spend > 0)
+        inputs[purpose] = FitInputs(
+            cutoff=cutoffs[0] if cutoffs else None,
+            x=_column(part, "repeat_purchase_days"),
+            t_x=_column(part, "days_first_to_last"),
+            T=_column(part, "days_first_to_cutoff"),
+            holdout=np.nan_to_num(_column(part, "holdout_purchase_days")),
+            weight=_weights(part),
+            spend_x=spend_x[usable],
+            spend=spend[usable],
+            spend_weight=_weights(spend_part)[usable],
+        )
+    return inputs
+
+
 def fit_models(buyers: pa.Table, settings: PredictionSettings) -> pa.Table:
     """One row per purpose and model (the three repeat-purchase models and Gamma-Gamma):
     parameters, log-likelihood, what was used, whether the fit converged (and why not), the
     back-test of each repeat model and which one is chosen. Never raises for the data's sake."""
+    return fit_models_on(fit_inputs(buyers), settings)
+
+
+def fit_models_on(inputs: Mapping[str, FitInputs], settings: PredictionSettings) -> pa.Table:
+    """`fit_models` on inputs already gathered (`fit_inputs`)."""
     rows: list[dict[str, Any]] = []
     for purpose in PURPOSES:
-        part = _purpose(buyers, purpose)
-        cutoffs = part.column("cutoff_date").to_pylist()
-        cutoff = cutoffs[0] if cutoffs else None
-        if part.num_rows == 0:
+        part = inputs[purpose]
+        cutoff = part.cutoff
+        if part.buyers == 0:
             for model in (*REPEAT_MODELS, "gamma_gamma"):
                 rows.append(_fit_row(purpose, cutoff, model, message="no buyers by the cut-off"))
             continue
-        x = _column(part, "repeat_purchase_days")
-        grouped = group_customers(
-            x, _column(part, "days_first_to_last"), _column(part, "days_first_to_cutoff")
-        )
+        grouped = group_customers(part.x, part.t_x, part.T, part.weight)
         for name, repeat_model in REPEAT_MODELS.items():
             fit = repeat_model.fit(
                 grouped.x, grouped.t_x, grouped.T, grouped.weight,
@@ -167,9 +223,7 @@ def fit_models(buyers: pa.Table, settings: PredictionSettings) -> pa.Table:
             if purpose == "calibration" and fit.converged:
                 row.update(_back_test(repeat_model, fit.params, part, settings))
             rows.append(row)
-        spend = _column(part, "mean_repeat_spend")
-        usable = (x > 0) & np.isfinite(spend) & (spend > 0)
-        (gx, gz), counts = _distinct(x[usable], spend[usable])
+        (gx, gz), counts = _distinct(part.spend_x, part.spend, part.spend_weight)
         gg = fit_gamma_gamma(gx, gz, counts, min_customers=settings.min_repeat_buyers)
         rows.append(
             _fit_row(
@@ -194,26 +248,43 @@ def fit_models(buyers: pa.Table, settings: PredictionSettings) -> pa.Table:
 
 
 def _back_test(
-    model: RepeatModel, params: tuple[float, ...], part: pa.Table, settings: PredictionSettings
+    model: RepeatModel, params: tuple[float, ...], part: FitInputs, settings: PredictionSettings
 ) -> dict[str, float]:
     """A calibration fit against the holdout that followed it: the purchase days it predicts for
     each calibration buyer over the holdout, against those the buyer made."""
     predicted = model.conditional_expected_purchases(
-        params,
-        settings.holdout_days,
-        _column(part, "repeat_purchase_days"),
-        _column(part, "days_first_to_last"),
-        _column(part, "days_first_to_cutoff"),
+        params, settings.holdout_days, part.x, part.t_x, part.T
     )
-    actual = np.nan_to_num(_column(part, "holdout_purchase_days"))
     if predicted.size == 0 or not np.all(np.isfinite(predicted)):
         return {}
-    # math.fsum: exact, so the figures do not depend on the order the buyers came in
+    # Exact sums, so the figures do not depend on the order the buyers came in, nor on whether
+    # a row stands for one buyer or for many.
     return {
-        "holdout_mean_absolute_error": math.fsum(np.abs(predicted - actual)) / predicted.size,
-        "holdout_predicted_purchase_days": math.fsum(predicted),
-        "holdout_actual_purchase_days": math.fsum(actual),
+        "holdout_mean_absolute_error": _exact_sum(np.abs(predicted - part.holdout), part.weight)
+        / part.buyers,
+        "holdout_predicted_purchase_days": _exact_sum(predicted, part.weight),
+        "holdout_actual_purchase_days": _exact_sum(part.holdout, part.weight),
     }
+
+
+def _exact_sum(values: np.ndarray, weights: np.ndarray) -> float:
+    """The sum of values times whole-number weights, rounded once (math.fsum of the products,
+    each split exactly into its rounded value and its rounding error by Dekker's product): the
+    same float as math.fsum over every value repeated `weight` times."""
+    product = values * weights
+    split = 134217729.0  # 2**27 + 1
+
+    def halves(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scaled = split * a
+        high = scaled - (scaled - a)
+        return high, a - high
+
+    value_high, value_low = halves(values)
+    weight_high, weight_low = halves(weights)
+    error = (
+        (value_high * weight_high - product) + value_high * weight_low + value_low * weight_high
+    ) + value_low * weight_low
+    return math.fsum(np.concatenate([product, error]).tolist())
 
 
 def _choose(rows: list[dict[str, Any]]) -> None:
@@ -255,10 +326,14 @@ def settings_of(fits: pa.Table) -> PredictionSettings:
     return PredictionSettings.from_json(fits.column("settings")[0].as_py())
 
 
-def _distinct(x: np.ndarray, z: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+def _distinct(
+    x: np.ndarray, z: np.ndarray, weight: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Distinct (x, z) pairs, sorted, with the buyers each stands for."""
     if x.size == 0:
         return (x, z), np.zeros(0)
-    pairs, counts = np.unique(np.stack([x, z], axis=1), axis=0, return_counts=True)
+    pairs, inverse = np.unique(np.stack([x, z], axis=1), axis=0, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), weights=weight, minlength=len(pairs))
     return (pairs[:, 0], pairs[:, 1]), counts.astype(np.float64)
 
 
