@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         description="Spark: exchange folder for predictions [the warehouse's state folder]",
         examples=["s3a://bucket/strata/predictions"],
     )
+    spark_master: str = Field(
+        "local[*]",
+        description="Spark: master URL of the Spark job that fits and scores",
+        examples=["yarn"],
+    )
     audiences_dir: str | None = Field(
         None,
         description="audience definitions, audiences/*.yml [the project's audiences/]",

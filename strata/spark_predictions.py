@@ -6,9 +6,11 @@ Python models run (strata.predict.pipeline):
 
 1. it builds `int_buyers_summarised` and everything it needs, then exports that table as Parquet
    into the exchange folder (macro `export_relation_to_parquet`);
-2. it fits and scores in Python, writes `fits/` and `predictions/` as Parquet into the same
-   folder, and runs the whole build with env STRATA_PREDICTIONS_DIR naming it: the Spark
-   versions of `int_customer_models_fitted` and `int_buyer_predictions_scored` read them.
+2. a Spark job of its own fits on the buyers grouped by the values the fits read and scores
+   every buyer in Spark's Python workers (strata/spark_scoring.py: no process holds every
+   buyer), writes `fits/` and `predictions/` as Parquet into the same folder, and the whole
+   build runs with env STRATA_PREDICTIONS_DIR naming it: the Spark versions of
+   `int_customer_models_fitted` and `int_buyer_predictions_scored` read them.
 
 The exchange folder must be readable by Spark and by this process: the warehouse's state folder
 for the local `spark` target; for a cluster (`spark_thrift`), storage both reach (setting
@@ -17,17 +19,17 @@ for the local `spark` target; for a cluster (`spark_thrift`), storage both reach
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import yaml
 
-from strata import dbt_runner
+from strata import dbt_runner, spark_scoring
 from strata.dbt_runner import DbtResult
-from strata.predict.pipeline import PredictionSettings, fit_models, score_buyers
+from strata.predict.pipeline import PredictionSettings
 from strata.project import project_vars
 from strata.settings import Settings
 
@@ -74,13 +76,12 @@ def prepare(
     )  # fmt: skip
     if not exported.ok:
         return exported
-    buyers = pq.read_table(folder / "buyers")
-    predictions = prediction_settings(settings.project_dir, dbt_vars)
-    fits = fit_models(buyers, predictions)
-    scores = score_buyers(buyers, fits, predictions)
-    for name, table in (("fits", fits), ("predictions", scores)):
-        (folder / name).mkdir()
-        pq.write_table(table, folder / name / "part-0.parquet")
+    spark_scoring.predict(
+        folder,
+        prediction_settings(settings.project_dir, dbt_vars),
+        master=settings.spark_master,
+        driver_memory=os.environ.get("STRATA_SPARK_DRIVER_MEMORY", "4g"),
+    )
     env["STRATA_PREDICTIONS_DIR"] = str(folder)
     return None
 
