@@ -169,14 +169,17 @@ test-spark: install-spark
 
 # ---- Benchmark (issue #9, docs/benchmarks.md): prints figures, asserts none ----
 # BENCH_USERS: the sizes; BENCH_10M=1 adds the 10M-user step (generate, build and baseline; most
-# of an hour on 2 cores, see docs/benchmarks.md).
+# of an hour on 2 cores, see docs/benchmarks.md); BENCH_SPARK=1 adds the Spark row at
+# BENCH_SPARK_USERS (strata run --target spark beside DuckDB's, every mart compared).
 BENCH_USERS ?= 100000 1000000
 BENCH_DOCS ?= docs/benchmarks.md
 # dbt threads for the benchmark: 1, because DuckDB already spreads each model over every core.
 BENCH_THREADS ?= 1
+BENCH_SPARK_USERS ?= 1000000
 
-bench: $(STAMP)
+bench: $(STAMP) $(if $(BENCH_SPARK),$(SPARK_STAMP))
 	$(BIN)/python -m tools.bench $(addprefix --users ,$(BENCH_USERS)) $(if $(BENCH_10M),--with-10m) \
+		$(if $(BENCH_SPARK),--spark-users $(BENCH_SPARK_USERS)) \
 		--threads $(BENCH_THREADS) --docs $(BENCH_DOCS)
 
 clean:

@@ -19,7 +19,7 @@ from tools.bench.cli import main as bench_main
 from tools.bench.deliveries import deliver, split_deliveries
 from tools.bench.measure import Step, run_measured, step_command, step_env
 from tools.bench.report import growth_table, render, write_docs
-from tools.bench.run import NewDay, SizeResult
+from tools.bench.run import NewDay, SizeResult, SparkBench
 from tools.bench.step import main as step_main
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -270,6 +270,26 @@ def test_a_new_day_that_differs_from_a_fresh_build_has_no_share() -> None:
     assert "n/a (marts differ)" in text
     assert "**25%**" not in text
     assert "dim_users: 1 rows only incremental, 0 only fresh" in text
+
+
+def test_the_spark_row_prints_its_time_with_the_comparison() -> None:
+    """Issue #27: the Spark row's time comes with its comparison with DuckDB, never alone."""
+    sized = result(1_000, day([]))
+    assert "- Spark: not run (make bench BENCH_SPARK=1)" in render([sized], INFO, 1, "3GB", 1_000)
+    sized.spark = SparkBench(
+        duckdb_run=Step(30.0, 1024**3), spark_run=Step(300.0, 6 * 1024**3),
+        compare=Step(20.0, 1024**3), tables=22, rows=12_345, differing_rows=0,
+    )  # fmt: skip
+    text = render([sized], INFO, 1, "3GB", 1_000)
+    assert "Spark at 1,000 users: `strata run --target spark` (build and tests on local " in text
+    assert "**300.0 s**, peak RSS 6.00 GB" in text
+    assert "every mart equal (22 tables, 12,345 rows)" in text
+    sized.spark.differing_rows = 3
+    assert "**3 rows differ** in 22 tables" in render([sized], INFO, 1, "3GB", 1_000)
+    sized.spark = SparkBench(error="strata run --target spark failed (exit 1)")
+    assert "Spark at 1,000 users: failed (strata run --target spark failed" in render(
+        [sized], INFO, 1, "3GB", 1_000
+    )
 
 
 def test_docs_are_written_between_the_markers_only(tmp_path: Path) -> None:

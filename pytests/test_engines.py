@@ -6,8 +6,6 @@ hand-made rows and a small DuckDB file, so that a comparison that could never fa
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -15,111 +13,180 @@ from click.testing import CliRunner
 
 from strata.cli import main
 from strata.settings import Settings
-from tools.engines import compare_builds, compare_table, normalize_value, read_duckdb, report
+from tools.engines import (
+    Side,
+    compare_builds,
+    compare_sides,
+    duckdb_sides,
+    normalized,
+    parquet_sides,
+    report,
+)
 
-COLUMNS = ["user_id", "as_of_date", "monetary", "session_minutes"]
+
+def sides(left_sql: str, right_sql: str) -> tuple[duckdb.DuckDBPyConnection, Side, Side]:
+    """Two one-table builds in an in-memory DuckDB, as compare_sides() reads them."""
+    con = duckdb.connect()
+    found = {}
+    for name, sql in (("left_build", left_sql), ("right_build", right_sql)):
+        con.execute(f"create table {name} as {sql}")
+        columns = con.execute(
+            "select column_name, data_type from information_schema.columns"
+            " where table_name = ? order by ordinal_position",
+            [name],
+        ).fetchall()
+        found[name] = Side(columns, name)
+    return con, found["left_build"], found["right_build"]
 
 
-def table(rows, columns=COLUMNS):
-    return (list(columns), [tuple(row) for row in rows])
+def compared(left_sql: str, right_sql: str, table: str = "t"):
+    con, left, right = sides(left_sql, right_sql)
+    return compare_sides(con, "marts", table, left, right)
 
 
 def test_decimal_scale_and_double_noise_are_not_differences() -> None:
-    assert normalize_value(Decimal("12.50")) == normalize_value(12.5)
-    assert normalize_value(Decimal("3.000000")) == normalize_value(3)
-    assert normalize_value(4.066666666666666) == normalize_value(4.0666666666666664)
-    assert normalize_value(float("nan")) == normalize_value(float("nan"))
+    left = (
+        "select 12.50::decimal(10, 2) as m, 3.000000::decimal(18, 6) as n,"
+        " 4.066666666666666::double as d, 'nan'::double as x, -0.0::double as z"
+    )
+    right = (
+        "select 12.5::double as m, 3::integer as n, 4.0666666666666664::double as d,"
+        " 'nan'::double as x, 0::bigint as z"
+    )
+    assert compared(left, right).equal
 
 
 def test_a_real_difference_in_a_double_is_kept() -> None:
     # 6 decimal places (a decimal division) against a double: the bug this comparison found.
-    assert normalize_value(Decimal("4.066667")) != normalize_value(4.066666666666666)
+    result = compared(
+        "select 4.066667::decimal(18, 6) as d", "select 4.066666666666666::double as d"
+    )
+    assert result.differing_rows == 2
+    assert result.only_left == [("4.066667",)] and result.only_right == [("4.06666667",)]
 
 
-def test_aware_timestamps_compare_as_utc() -> None:
-    aware = dt.datetime(2025, 3, 1, 8, 15, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    assert normalize_value(aware) == dt.datetime(2025, 3, 1, 0, 15)
+def test_aware_timestamps_compare_as_utc_instants() -> None:
+    aware = normalized("timestamptz '2025-03-01 08:15:00+08'", "TIMESTAMP WITH TIME ZONE")
+    plain = normalized("timestamp '2025-03-01 00:15:00'", "TIMESTAMP")
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        row = con.execute(f"select {aware}, {plain}").fetchone()
+    assert row[0] == row[1]
+
+
+def test_times_and_dates_compare_as_integers() -> None:
+    """As the Spark export writes them: an instant in year 0 exists on both engines."""
+    with duckdb.connect() as con:
+        row = con.execute(
+            "select "
+            + ", ".join(
+                normalized(value, kind)
+                for value, kind in (
+                    ("timestamp '1970-01-01 00:00:01'", "TIMESTAMP"),
+                    ("date '1970-01-03'", "DATE"),
+                    ("timestamp '0000-12-31 23:00:00'", "TIMESTAMP"),
+                )
+            )
+        ).fetchone()
+    assert row == ("1000000", "2", "-62135600400000000")
 
 
 def test_equal_tables_in_another_row_order_agree() -> None:
-    rows = [("u1", dt.date(2025, 6, 3), Decimal("10.00"), 1.5), ("u2", None, None, 0.0)]
-    result = compare_table("marts", "dim_users", table(rows), table(list(reversed(rows))))
-    assert result.equal and result.differing_rows == 0
+    rows = "('u1', date '2025-06-03', 10.00, 1.5), ('u2', null, null, 0.0)"
+    reversed_rows = "('u2', null, null, 0.0), ('u1', date '2025-06-03', 10.00, 1.5)"
+    result = compared(
+        f"select * from (values {rows}) as t(user_id, as_of_date, monetary, minutes)",
+        f"select * from (values {reversed_rows}) as t(user_id, as_of_date, monetary, minutes)",
+    )
+    assert result.equal and result.differing_rows == 0 and result.left_rows == 2
 
 
 def test_one_changed_value_is_two_differing_rows() -> None:
-    left = [("u1", dt.date(2025, 6, 3), Decimal("10.00"), 1.5), ("u2", None, None, 0.0)]
-    right = [("u1", dt.date(2025, 6, 3), Decimal("10.01"), 1.5), ("u2", None, None, 0.0)]
-    result = compare_table("marts", "dim_users", table(left), table(right))
+    result = compared(
+        "select * from (values ('u1', 10.00), ('u2', 1.00)) as t(user_id, monetary)",
+        "select * from (values ('u1', 10.01), ('u2', 1.00)) as t(user_id, monetary)",
+    )
     assert not result.equal
     assert result.differing_rows == 2
-    assert result.only_left == [("u1", dt.date(2025, 6, 3), 10, 1.5)]
+    assert result.only_left == [("u1", "10")]
 
 
 def test_duplicate_rows_count() -> None:
-    row = ("u1", dt.date(2025, 6, 3), 1, 1.0)
-    result = compare_table("marts", "t", table([row, row]), table([row]))
+    result = compared(
+        "select * from (values ('u1', 1), ('u1', 1)) as t(user_id, n)",
+        "select * from (values ('u1', 1)) as t(user_id, n)",
+    )
     assert result.differing_rows == 1
 
 
 def test_partition_column_moved_last_is_matched_by_name() -> None:
-    left = table([("u1", dt.date(2025, 6, 30), 1, 2.0)])
-    moved = ["as_of_date", "monetary", "session_minutes", "user_id"]
-    right = table([(dt.date(2025, 6, 30), 1, 2.0, "u1")], columns=moved)
-    result = compare_table("marts", "fct_user_rfm_snapshots", left, right)
+    result = compared(
+        "select 'u1' as user_id, date '2025-06-30' as snapshot_date, 1 as n",
+        "select 'u1' as user_id, 1 as n, date '2025-06-30' as snapshot_date",
+        "fct_user_rfm_snapshots",
+    )
     assert result.equal
     assert result.note and "column order" in result.note
 
 
 def test_missing_tables_and_columns_fail() -> None:
-    only_duckdb = compare_builds({("marts", "dim_users"): table([])}, {})
+    con, left, right = sides("select 1 as a, 2 as b", "select 1 as a, 2 as c")
+    only_duckdb = compare_builds(con, {("marts", "dim_users"): left}, {})
     assert only_duckdb[0].problem == "missing on Spark"
-    renamed = compare_table("marts", "t", table([]), table([], columns=[*COLUMNS[:-1], "minutes"]))
+    renamed = compare_sides(con, "marts", "t", left, right)
     assert renamed.problem and renamed.problem.startswith("columns differ")
 
 
 def test_report_says_whether_everything_agrees(capsys) -> None:
-    same = compare_table("marts", "a", table([("u1", None, 1, 1.0)]), table([("u1", None, 1, 1.0)]))
+    same = compared("select 'u1' as u, 1.0 as m", "select 'u1' as u, 1 as m")
     assert report([same])
-    different = compare_table("marts", "b", table([("u1", None, 1, 1.0)]), table([]))
+    different = compared("select 'u1' as u, 1.0 as m", "select 'u1' as u, 1.0 as m limit 0")
     assert not report([same, different])
     out = capsys.readouterr().out
-    assert "marts.b only on DuckDB: ('u1', None, 1, 1)" in out
+    assert "marts.t only on DuckDB: ('u1', '1')" in out
     assert "1 differing rows" in out
-
-
-def test_read_duckdb_reads_every_table_of_the_schemas(tmp_path: Path) -> None:
-    path = tmp_path / "w.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute("create schema marts; create schema strata_raw")
-        con.execute("create table marts.dim_users as select 'u1' as user_id, 2.5 as monetary")
-        con.execute("create table strata_raw.orders as select 1 as order_id")
-    tables = read_duckdb(path, ["marts"])
-    assert tables == {("marts", "dim_users"): (["user_id", "monetary"], [("u1", Decimal("2.5"))])}
-
-
-def test_read_duckdb_reads_times_and_dates_as_integers(tmp_path: Path) -> None:
-    """As read_spark() reads them: Python's datetime cannot hold a time in year 0."""
-    path = tmp_path / "w.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute("create schema staging")
-        con.execute(
-            "create table staging.t as select timestamp '1970-01-01 00:00:01' as at,"
-            " date '1970-01-03' as on_day, timestamp '0000-12-31 23:00:00' as ancient"
-        )
-    [(columns, rows)] = read_duckdb(path, ["staging"]).values()
-    assert columns == ["at", "on_day", "ancient"]
-    assert rows == [(1_000_000, 2, -62_135_600_400_000_000)]
 
 
 def test_bookkeeping_columns_are_not_compared() -> None:
     """When a build wrote a row, and its file's fingerprint (DuckDB only), say nothing about it."""
-    columns = ["order_id", "_loaded_at", "source_file_fingerprint"]
-    duckdb_rows = table([("o1", 1, "12|2026-12-01|99")], columns)
-    spark_rows = table([("o1", 2, None)], columns)
-    assert compare_table("staging", "base_shop__orders", duckdb_rows, spark_rows).equal
-    changed = table([("o2", 1, None)], columns)
-    assert not compare_table("staging", "base_shop__orders", duckdb_rows, changed).equal
+    duckdb_rows = (
+        "select 'o1' as order_id, 1 as _loaded_at, '12|2026-12-01|99' as source_file_fingerprint"
+    )
+    spark_rows = "select 'o1' as order_id, 2 as _loaded_at, null as source_file_fingerprint"
+    assert compared(duckdb_rows, spark_rows).equal
+    changed = "select 'o2' as order_id, 1 as _loaded_at, null as source_file_fingerprint"
+    assert not compared(duckdb_rows, changed).equal
+
+
+def test_the_builds_are_read_by_schema_from_a_file_and_an_export(tmp_path: Path) -> None:
+    """The DuckDB build's tables of the compared schemas only; the Spark export's tables from
+    its list, an empty one (no Parquet part) included, compared without collecting rows."""
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts; create schema strata_raw")
+        con.execute("create table marts.dim_users as select 'u1' as user_id, 2.5 as monetary")
+        con.execute("create table marts.empty as select 1 as n limit 0")
+        con.execute("create table strata_raw.orders as select 1 as order_id")
+    export = tmp_path / "export"
+    (export / "marts" / "dim_users").mkdir(parents=True)
+    (export / "marts" / "empty").mkdir(parents=True)
+    with duckdb.connect() as con:
+        con.execute(
+            "copy (select 'u1' as user_id, 2.5::double as monetary)"
+            f" to '{export / 'marts' / 'dim_users' / 'part-0.parquet'}' (format parquet)"
+        )
+    (export / "tables.json").write_text(
+        '[{"schema": "marts", "table": "dim_users", "columns": ["user_id", "monetary"]},'
+        ' {"schema": "marts", "table": "empty", "columns": ["n"]}]'
+    )
+    con = duckdb.connect()
+    con.execute(f"attach '{path}' as build (read_only)")
+    left = duckdb_sides(con, "build", ["marts"])
+    right = parquet_sides(con, export)
+    assert set(left) == set(right) == {("marts", "dim_users"), ("marts", "empty")}
+    results = compare_builds(con, left, right)
+    assert all(result.equal for result in results)
+    assert [result.left_rows for result in results] == [1, 0]
 
 
 def test_spark_targets_are_recognised() -> None:

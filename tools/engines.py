@@ -4,10 +4,14 @@
 
     python -m tools.engines --duckdb warehouse/engines.duckdb --spark-dir warehouse/spark
 
-which reads each table of the compared schemas from both builds, normalises values that the two
-engines represent differently without meaning anything different (a decimal's scale, a double's
-last bits, a Spark Row against a DuckDB tuple), and counts the rows that are in one build and not
-the other. Any differing row, missing table or differing column list fails the comparison.
+which exports each table of the compared schemas from the Spark build as Parquet, then compares
+it in DuckDB with the DuckDB build's table of the same name: values are normalised where the two
+engines represent the same thing differently (a decimal's scale, a double's last bits, a time
+as an instant), and the rows that are in one build and not the other are counted with
+`EXCEPT ALL` both ways. Any differing row, missing table or differing column list fails the
+comparison. Nothing is collected into Python but a few example rows: DuckDB streams (and
+spills) the comparison, so a build of a million users compares as well as the fixture
+(`make bench`'s Spark row).
 
 The local Spark build is read back through its Hive metastore (Derby) and warehouse folder, the
 same ones the `spark` dbt target writes (env STRATA_SPARK_DIR, see profiles.yml).
@@ -15,14 +19,14 @@ same ones the `spark` dbt target writes (env STRATA_SPARK_DIR, see profiles.yml)
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 import os
+import shutil
 import sys
+import tempfile
 import time
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -38,30 +42,38 @@ DEFAULT_SCHEMAS = ("reference", "staging", "intermediate", "marts", "triggers")
 SIGNIFICANT_DIGITS = 9
 # Rows shown per table when a comparison fails.
 EXAMPLES = 5
+INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                 "UINTEGER", "UBIGINT", "UHUGEINT"}  # fmt: skip
 
 
-def normalize_value(value: object) -> object:
-    """A value in the form both engines' values are compared in."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, Decimal | float):
-        number = float(value)
-        if number != number:  # NaN equals nothing, itself included
-            return "NaN"
-        if number.is_integer() and abs(number) < 2**53:
-            return int(number)
-        return float(f"{number:.{SIGNIFICANT_DIGITS}g}")
-    if isinstance(value, dt.datetime):
-        # Both builds hold UTC instants without a zone; an aware value is brought to UTC.
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value
-    return value
+@dataclass(frozen=True)
+class Side:
+    """One build's table as DuckDB reads it: its columns (name, DuckDB type) and a relation."""
+
+    columns: list[tuple[str, str]]
+    relation: str
 
 
-def normalize_rows(rows: Iterable[Sequence[object]]) -> Counter[tuple[object, ...]]:
-    """The rows as a multiset: row order is not part of a table's meaning."""
-    return Counter(tuple(normalize_value(value) for value in row) for row in rows)
+def normalized(expression: str, kind: str) -> str:
+    """SQL for a value in the form both engines' values are compared in, as text: integers as
+    they are; a double or decimal that is a whole number (below 2^53) as that integer, NaN as
+    `NaN`, any other to SIGNIFICANT_DIGITS significant digits; a time as microseconds and a date
+    as days since 1970-01-01 (what the Spark export writes, since an instant in year 0 exists on
+    both engines but not in every client); everything else as its text."""
+    kind = kind.upper()
+    if kind.startswith("TIMESTAMP"):
+        expression, kind = f"epoch_us({expression})", "BIGINT"
+    elif kind == "DATE":
+        expression, kind = f"date_diff('day', date '1970-01-01', {expression})", "BIGINT"
+    if kind in {"DOUBLE", "FLOAT", "REAL"} or kind.startswith("DECIMAL"):
+        number = f"cast({expression} as double)"
+        return (
+            f"case when isnan({number}) then 'NaN'"
+            f" when abs({number}) < 9007199254740992 and {number} = trunc({number})"
+            f" then cast(cast({number} as hugeint) as varchar)"
+            f" else printf('%.{SIGNIFICANT_DIGITS}g', {number}) end"
+        )
+    return f"cast({expression} as varchar)"
 
 
 @dataclass
@@ -70,6 +82,9 @@ class TableComparison:
     table: str
     left_rows: int = 0
     right_rows: int = 0
+    only_left_rows: int = 0
+    only_right_rows: int = 0
+    # a few of the differing rows, normalised, for the report
     only_left: list[tuple[object, ...]] = field(default_factory=list)
     only_right: list[tuple[object, ...]] = field(default_factory=list)
     problem: str | None = None
@@ -77,84 +92,109 @@ class TableComparison:
 
     @property
     def differing_rows(self) -> int:
-        return len(self.only_left) + len(self.only_right)
+        return self.only_left_rows + self.only_right_rows
 
     @property
     def equal(self) -> bool:
         return self.problem is None and self.differing_rows == 0
 
 
-def _without_bookkeeping(
-    columns: list[str], rows: list[Sequence[object]]
-) -> tuple[list[str], list[Sequence[object]]]:
-    kept = [index for index, name in enumerate(columns) if name.lower() not in BOOKKEEPING_COLUMNS]
-    if len(kept) == len(columns):
-        return columns, rows
-    return [columns[index] for index in kept], [[row[index] for index in kept] for row in rows]
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
-def compare_table(
+def compare_sides(
+    con: duckdb.DuckDBPyConnection,
     schema: str,
     table: str,
-    left: tuple[list[str], list[Sequence[object]]] | None,
-    right: tuple[list[str], list[Sequence[object]]] | None,
+    left: Side | None,
+    right: Side | None,
 ) -> TableComparison:
-    """Compare one table's (columns, rows) from two builds; None means the table is missing."""
+    """Compare one table of two builds (None: the table is missing), in DuckDB."""
     result = TableComparison(schema, table)
     if left is None or right is None:
         result.problem = f"missing on {'DuckDB' if left is None else 'Spark'}"
         return result
-    left_columns, left_rows = _without_bookkeeping(*left)
-    right_columns, right_rows = _without_bookkeeping(*right)
-    result.left_rows, result.right_rows = len(left_rows), len(right_rows)
-    left_names = [column.lower() for column in left_columns]
-    right_names = [column.lower() for column in right_columns]
+    left_columns = [c for c in left.columns if c[0].lower() not in BOOKKEEPING_COLUMNS]
+    right_columns = [c for c in right.columns if c[0].lower() not in BOOKKEEPING_COLUMNS]
+    left_names = [name.lower() for name, _ in left_columns]
+    right_names = [name.lower() for name, _ in right_columns]
     if sorted(left_names) != sorted(right_names):
-        result.problem = f"columns differ: DuckDB {left_columns} / Spark {right_columns}"
+        result.problem = (
+            f"columns differ: DuckDB {[name for name, _ in left_columns]}"
+            f" / Spark {[name for name, _ in right_columns]}"
+        )
         return result
     # Columns are matched by name: Spark stores a table's partition columns last.
     if right_names != left_names:
         result.note = "column order differs (Spark puts partition columns last)"
-        order = [right_names.index(name) for name in left_names]
-        right_rows = [[row[index] for index in order] for row in right_rows]
-    left_set, right_set = normalize_rows(left_rows), normalize_rows(right_rows)
-    result.only_left = sorted((left_set - right_set).elements(), key=repr)
-    result.only_right = sorted((right_set - left_set).elements(), key=repr)
+    by_name = {name.lower(): (name, kind) for name, kind in right_columns}
+    matched = [by_name[name] for name in left_names]
+
+    def select(columns: list[tuple[str, str]], relation: str) -> str:
+        values = ", ".join(
+            f"{normalized(_quoted(name), kind)} as c{index}"
+            for index, (name, kind) in enumerate(columns)
+        )
+        return f"select {values} from {relation}"
+
+    left_sql, right_sql = select(left_columns, left.relation), select(matched, right.relation)
+    result.left_rows = con.execute(f"select count(*) from {left.relation}").fetchone()[0]
+    result.right_rows = con.execute(f"select count(*) from {right.relation}").fetchone()[0]
+    for first, second, attribute in ((left_sql, right_sql, "left"), (right_sql, left_sql, "right")):
+        rows = con.execute(
+            f"select *, count(*) over () from ({first} except all {second}) limit {EXAMPLES}"
+        ).fetchall()
+        setattr(result, f"only_{attribute}_rows", rows[0][-1] if rows else 0)
+        setattr(result, f"only_{attribute}", [tuple(row[:-1]) for row in rows])
     return result
 
 
-def read_duckdb(path: Path, schemas: Sequence[str]) -> dict[tuple[str, str], tuple]:
-    """Every table and view of `schemas` in a DuckDB file: {(schema, table): (columns, rows)}."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        names = con.execute(
-            "select table_schema, table_name from information_schema.tables"
-            " where table_schema in (select unnest(?))",
-            [list(schemas)],
+def duckdb_sides(con: duckdb.DuckDBPyConnection, catalog: str, schemas: Sequence[str]):
+    """Every table and view of `schemas` in an attached DuckDB file: {(schema, table): Side}."""
+    names = con.execute(
+        "select table_schema, table_name from information_schema.tables"
+        " where table_catalog = ? and table_schema in (select unnest(?))",
+        [catalog, list(schemas)],
+    ).fetchall()
+    sides = {}
+    for schema, table in names:
+        columns = con.execute(
+            "select column_name, data_type from information_schema.columns"
+            " where table_catalog = ? and table_schema = ? and table_name = ?"
+            " order by ordinal_position",
+            [catalog, schema, table],
         ).fetchall()
-        tables = {}
-        for schema, table in names:
-            types = con.execute(
-                "select column_name, data_type from information_schema.columns"
-                " where table_schema = ? and table_name = ? order by ordinal_position",
-                [schema, table],
-            ).fetchall()
-            listed = ", ".join(
-                (
-                    f'epoch_us("{name}") as "{name}"'
-                    if kind.startswith("TIMESTAMP")
-                    else f"date_diff('day', date '1970-01-01', \"{name}\") as \"{name}\""
-                    if kind == "DATE"
-                    else f'"{name}"'
-                )
-                for name, kind in types
+        relation = f"{_quoted(catalog)}.{_quoted(schema)}.{_quoted(table)}"
+        sides[(schema, table)] = Side([(name, kind) for name, kind in columns], relation)
+    return sides
+
+
+def parquet_sides(con: duckdb.DuckDBPyConnection, folder: Path) -> dict:
+    """The tables an export wrote (export_spark): {(schema, table): Side} over their Parquet."""
+    listing = json.loads((folder / "tables.json").read_text())
+    sides = {}
+    for entry in listing:
+        parts = sorted((folder / entry["schema"] / entry["table"]).glob("*.parquet"))
+        if parts:
+            relation = f"read_parquet({[str(part) for part in parts]!r})"
+            columns = con.execute(f"describe select * from {relation}").fetchall()
+            sides[(entry["schema"], entry["table"])] = Side(
+                [(row[0], row[1]) for row in columns], relation
             )
-            cursor = con.execute(f'select {listed} from "{schema}"."{table}"')
-            columns = [description[0] for description in cursor.description]
-            tables[(schema, table)] = (columns, cursor.fetchall())
-        return tables
-    finally:
-        con.close()
+        else:  # an empty table: its columns, no rows
+            columns = [(name, "VARCHAR") for name in entry["columns"]]
+            values = ", ".join(f"cast(null as varchar) as {_quoted(name)}" for name, _ in columns)
+            sides[(entry["schema"], entry["table"])] = Side(columns, f"(select {values} limit 0)")
+    return sides
+
+
+def compare_builds(con: duckdb.DuckDBPyConnection, left: dict, right: dict) -> list:
+    # Spark's raw-file helper tables (strata_raw) are not compared: they are engine plumbing.
+    return [
+        compare_sides(con, schema, table, left.get((schema, table)), right.get((schema, table)))
+        for schema, table in sorted(set(left) | set(right))
+    ]
 
 
 def spark_session(spark_dir: Path):
@@ -200,9 +240,11 @@ def _comparable(frame, field):
     return column
 
 
-def read_spark(spark, schemas: Sequence[str]) -> dict[tuple[str, str], tuple]:
-    """Every table and view of `schemas` in the Spark catalog, keyed like read_duckdb()."""
-    tables = {}
+def export_spark(spark, schemas: Sequence[str], folder: Path) -> None:
+    """Every table and view of `schemas` in the Spark catalog, written as Parquet into
+    `folder`/<schema>/<table>/ (times and dates as integers, `_comparable`), with a list of
+    them and their columns in `folder`/tables.json."""
+    listing = []
     for schema in schemas:
         if not spark.catalog.databaseExists(schema):
             continue
@@ -211,19 +253,9 @@ def read_spark(spark, schemas: Sequence[str]) -> dict[tuple[str, str], tuple]:
                 continue
             frame = spark.table(f"`{schema}`.`{table.name}`")
             frame = frame.select(*(_comparable(frame, field) for field in frame.schema.fields))
-            tables[(schema, table.name)] = (frame.columns, [tuple(row) for row in frame.collect()])
-    return tables
-
-
-def compare_builds(
-    left: dict[tuple[str, str], tuple], right: dict[tuple[str, str], tuple]
-) -> list[TableComparison]:
-    # Spark's raw-file helper tables (strata_raw) are not compared: they are engine plumbing.
-    names = sorted(set(left) | set(right))
-    return [
-        compare_table(schema, table, left.get((schema, table)), right.get((schema, table)))
-        for schema, table in names
-    ]
+            frame.write.mode("overwrite").parquet(str(folder / schema / table.name))
+            listing.append({"schema": schema, "table": table.name, "columns": frame.columns})
+    (folder / "tables.json").write_text(json.dumps(listing))
 
 
 def report(results: list[TableComparison], out=None) -> bool:
@@ -283,7 +315,12 @@ def report(results: list[TableComparison], out=None) -> bool:
     show_default=True,
     help="Schemas to compare, comma-separated (or the option repeated).",
 )
-def main(duckdb_path: Path, spark_dir: Path, schemas: tuple[str, ...]) -> None:
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Also write the totals as JSON here (make bench's Spark row).",
+)
+def main(duckdb_path: Path, spark_dir: Path, schemas: tuple[str, ...], out: Path | None) -> None:
     """Compare a DuckDB build of strata with a local Spark build, row for row."""
     schemas = tuple(name.strip() for value in schemas for name in value.split(",") if name.strip())
     if not duckdb_path.is_file():
@@ -292,13 +329,43 @@ def main(duckdb_path: Path, spark_dir: Path, schemas: tuple[str, ...]) -> None:
     if not (spark_dir / "metastore_db").is_dir():
         click.echo(f"strata: no Spark build at {spark_dir} (no metastore_db)", err=True)
         sys.exit(2)
-    duckdb_tables = read_duckdb(duckdb_path, schemas)
-    spark = spark_session(spark_dir)
+    started = time.monotonic()
+    results = compare(duckdb_path, spark_dir, schemas)
+    agreed = report(results)
+    if out:
+        out.write_text(
+            json.dumps(
+                {
+                    "tables": len(results),
+                    "rows": sum(result.left_rows for result in results),
+                    "differing_rows": sum(result.differing_rows for result in results),
+                    "structural": sum(1 for result in results if result.problem),
+                    "seconds": round(time.monotonic() - started, 1),
+                }
+            )
+        )
+    sys.exit(0 if agreed else 1)
+
+
+def compare(duckdb_path: Path, spark_dir: Path, schemas: Sequence[str]) -> list[TableComparison]:
+    """Export the Spark build's tables as Parquet beside it, then compare them in DuckDB."""
+    export = Path(tempfile.mkdtemp(prefix="compare-", dir=spark_dir))
     try:
-        spark_tables = read_spark(spark, schemas)
+        spark = spark_session(spark_dir)
+        try:
+            export_spark(spark, schemas, export)
+        finally:
+            spark.stop()
+        con = duckdb.connect()
+        try:
+            con.execute(f"attach '{duckdb_path}' as duckdb_build (read_only)")
+            return compare_builds(
+                con, duckdb_sides(con, "duckdb_build", schemas), parquet_sides(con, export)
+            )
+        finally:
+            con.close()
     finally:
-        spark.stop()
-    sys.exit(0 if report(compare_builds(duckdb_tables, spark_tables)) else 1)
+        shutil.rmtree(export, ignore_errors=True)
 
 
 if __name__ == "__main__":

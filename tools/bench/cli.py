@@ -81,6 +81,14 @@ def _sizes(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
 )
 @click.option("--regenerate", is_flag=True, help="Generate the data again even if it is there.")
 @click.option(
+    "--spark-users",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Add the Spark row at this size (one of --users; 0: none): `strata run --target spark` "
+    "on local Spark beside `strata run` on DuckDB, every mart compared (needs make install-spark).",
+)
+@click.option(
     "--docs",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -98,6 +106,7 @@ def main(
     no_floor: bool,
     no_strata_run: bool,
     regenerate: bool,
+    spark_users: int,
     docs: Path | None,
 ) -> None:
     """strata's cost at 100k, 1M (and optionally 10M) users; prints figures, asserts none."""
@@ -119,6 +128,9 @@ def main(
                 ten_m_slot=ten_m_slot,
             )
         )
+        if spark_users and size == spark_users and not ten_m_slot:
+            click.echo(f"strata bench: Spark at {size:,} users ...")
+            results[-1].spark = bench.spark(size)
         click.echo(render(results[-1:], machine(), threads, memory_limit, size))
         click.echo()
         if docs:  # after every size, so that a long step cut short keeps what was measured

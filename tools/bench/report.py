@@ -279,6 +279,9 @@ def issue_figures(results: list[SizeResult], headline_users: int) -> list[str]:
     if head is not None:
         lines.append(audience_line(head))
         lines.append(trigger_line(head))
+    lines += [spark_line(r) for r in sized if r.spark is not None] or [
+        "- Spark: not run (make bench BENCH_SPARK=1)"
+    ]
     big = next((r for r in results if r.ten_m_slot), None)
     if big is None:
         lines.append("- 10M users: not run (make bench BENCH_10M=1)")
@@ -301,6 +304,31 @@ def issue_figures(results: list[SizeResult], headline_users: int) -> list[str]:
             f"{big.agreement})"
         )
     return lines
+
+
+def spark_line(r: SizeResult) -> str:
+    """Issue #27: `strata run --target spark` at this size, its marts compared with DuckDB's;
+    its time is printed with the comparison's outcome, never without it."""
+    spark = r.spark
+    assert spark is not None
+    if spark.differing_rows is None:
+        return f"- Spark at {r.users:,} users: failed ({spark.error or 'no comparison'})"
+    outcome = (
+        f"every mart equal ({spark.tables} tables, {spark.rows:,} rows)"
+        if spark.equal
+        else f"**{spark.differing_rows:,} rows differ** in {spark.tables} tables"
+        + (f", {spark.structural} with a structural difference" if spark.structural else "")
+    )
+    assert spark.duckdb_run and spark.spark_run
+    on_spark, on_duckdb = spark.spark_run, spark.duckdb_run
+    return (
+        f"- Spark at {r.users:,} users: `strata run --target spark` (build and tests on local "
+        f"Spark) **{on_spark.seconds:.1f} s**, peak RSS {_gb(on_spark.peak_rss_bytes)}, "
+        f"against `strata run` on DuckDB (build, tests, publish) {on_duckdb.seconds:.1f} s; "
+        f"{outcome}"
+        + (f"; compared in {spark.compare.seconds:.1f} s" if spark.compare else "")
+        + (f" ({spark.error})" if spark.error else "")
+    )
 
 
 def audience_line(r: SizeResult) -> str:

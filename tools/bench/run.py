@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ SEED = 42
 # The full build is as of END_DATE; the new day NEW_DAY is then delivered and run as of.
 END_DATE = dt.date(2026, 6, 29)
 NEW_DAY = END_DATE + dt.timedelta(days=1)
+# Local Spark's driver (in which local mode runs the executors too) for the Spark row.
+SPARK_DRIVER_MEMORY = "8g"
 PHASES = ("parse", "staging", "intermediate", "marts", "tests", "publish")
 # The dbt Python models that fit the customer models and score the buyers (DuckDB).
 PREDICTION_MODELS = ("int_customer_models_fitted", "int_buyer_predictions_scored")
@@ -111,6 +114,26 @@ class TriggerBench:
 
 
 @dataclass
+class SparkBench:
+    """Issue #27: `strata run --target spark` on local Spark (build, tests; Spark publishes
+    nothing) beside the same `strata run` on DuckDB, as of the same day and trigger moment, and
+    every mart of the two compared row for row (tools.engines, in DuckDB)."""
+
+    duckdb_run: Step | None = None
+    spark_run: Step | None = None
+    compare: Step | None = None
+    tables: int = 0
+    rows: int = 0
+    differing_rows: int | None = None
+    structural: int = 0
+    error: str | None = None
+
+    @property
+    def equal(self) -> bool:
+        return self.differing_rows == 0 and self.structural == 0
+
+
+@dataclass
 class SizeResult:
     users: int
     ten_m_slot: bool = False
@@ -133,6 +156,7 @@ class SizeResult:
     audience_members: int = 0
     audience_error: str | None = None
     triggers: TriggerBench | None = None
+    spark: SparkBench | None = None
 
     dim_users_models: frozenset[str] = frozenset()
 
@@ -507,6 +531,51 @@ class Bench:
             result.differences = json.loads(out.read_text())["differences"]
         except (StepFailed, subprocess.CalledProcessError) as error:
             result.error = str(error)
+        return result
+
+    def spark(self, users: int) -> SparkBench:
+        """The Spark row: both engines through `strata run` on this size's raw history as of
+        END_DATE (the trigger moment 20:00 that day), then the marts compared."""
+        result = SparkBench()
+        raw = self.work / "raw" / str(users)
+        folder = self.work / f"spark-{users}"
+        shutil.rmtree(folder, ignore_errors=True)
+        (folder / "spark").mkdir(parents=True)
+        env = self.env(raw, folder / "duckdb" / "warehouse.duckdb")
+        common = ["--raw-dir", str(raw), "--as-of", END_DATE.isoformat(),
+                  "--at", f"{END_DATE.isoformat()}T20:00:00"]  # fmt: skip
+        spark_env = {
+            **env,
+            "STRATA_SPARK_DIR": str(folder / "spark"),
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "STRATA_SPARK_DRIVER_MEMORY": SPARK_DRIVER_MEMORY,
+        }
+        out = folder / "compare.json"
+        try:
+            result.duckdb_run = self.measure(
+                strata_command("run", *common, "--db", str(folder / "duckdb" / "warehouse.duckdb")),
+                env,
+            )
+            result.spark_run = self.measure(
+                strata_command("run", "--target", "spark", *common,
+                               "--db", str(folder / "spark" / "state.duckdb")),
+                spark_env,
+            )  # fmt: skip
+            result.compare = self.measure(
+                [sys.executable, "-m", "tools.engines",
+                 "--duckdb", str(folder / "duckdb" / "warehouse.duckdb"),
+                 "--spark-dir", str(folder / "spark"), "--schemas", "marts", "--out", str(out)],
+                spark_env,
+            )  # fmt: skip
+        except StepFailed as error:
+            result.error = str(error)
+        if out.exists():
+            totals = json.loads(out.read_text())
+            result.tables, result.rows = totals["tables"], totals["rows"]
+            result.differing_rows, result.structural = (
+                totals["differing_rows"],
+                totals["structural"],
+            )
         return result
 
     def run_size(
