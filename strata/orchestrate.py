@@ -439,7 +439,7 @@ def _prepare_spark(run: _Run) -> RunOutcome | None:
     )
     if failed is None:
         return None
-    return run.stop("building the predictions' inputs on Spark failed", failed)
+    return run.stop("computing the predictions on Spark failed", failed)
 
 
 def _build(run: _Run) -> RunOutcome | None:

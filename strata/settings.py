@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     predictions_dir: str | None = Field(
         None,
         description="Spark: exchange folder for predictions [the warehouse's state folder]",
-        examples=["s3a://bucket/strata/predictions"],
+        examples=["/mnt/shared/strata/predictions"],
     )
     spark_master: str = Field(
         "local[*]",

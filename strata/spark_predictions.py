@@ -76,12 +76,14 @@ def prepare(
     )  # fmt: skip
     if not exported.ok:
         return exported
-    spark_scoring.predict(
+    failure = spark_scoring.run_job(
         folder,
         prediction_settings(settings.project_dir, dbt_vars),
         master=settings.spark_master,
         driver_memory=os.environ.get("STRATA_SPARK_DRIVER_MEMORY", "4g"),
     )
+    if failure is not None:
+        return DbtResult(command=["strata.spark_scoring"], return_code=1, errors=[failure])
     env["STRATA_PREDICTIONS_DIR"] = str(folder)
     return None
 

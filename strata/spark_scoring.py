@@ -16,14 +16,21 @@ holds every buyer.
 3. writes `fits/` and `predictions/` as Parquet into the exchange folder, where the Spark models
    `int_customer_models_fitted` and `int_buyer_predictions_scored` read them.
 
+The job runs in a process of its own (`run_job`): its JVM ends with it, so the dbt build that
+follows does not share the machine with an idle Spark driver, and any failure (no Java, a worker
+that dies, memory) is a failed step with its message, not an exception in the run.
+
 The session's master is the setting `spark_master` (env STRATA_SPARK_MASTER): `local[*]` for the
-local `spark` target; a cluster's master (`yarn`, `spark://...`, `k8s://...`) for a cluster, whose
-executors then need strata installed (docs/spark.md). The workers run this interpreter.
+local `spark` target, whose Python workers run this interpreter; a cluster's master (`yarn`,
+`spark://...`, `k8s://...`) for a cluster, whose executors then need strata installed (their
+Python named by `PYSPARK_PYTHON`) and whose exchange folder must be a path this machine and the
+cluster both reach (docs/spark.md).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,9 +83,10 @@ def predict(folder: Path, settings: PredictionSettings, master: str, driver_memo
     `folder`/predictions."""
     from pyspark.sql import SparkSession  # only the Spark path needs pyspark
 
-    # The workers run this interpreter (and so import this strata and its pinned packages),
-    # unless the user named another (a cluster's executors may need their own path).
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if master.startswith("local"):
+        # The workers run this interpreter (and so import this strata and its pinned packages)
+        # unless the user named another.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = (
         SparkSession.builder.master(master)
         .appName("strata predictions")
@@ -110,3 +118,32 @@ def predict(folder: Path, settings: PredictionSettings, master: str, driver_memo
         scored.write.mode("overwrite").parquet(str(folder / "predictions"))
     finally:
         spark.stop()
+
+
+# The last lines of a failed job's output that a failed run shows.
+ERROR_LINES = 12
+
+
+def run_job(
+    folder: Path, settings: PredictionSettings, master: str, driver_memory: str
+) -> str | None:
+    """`predict` in a child process; None when it succeeded, else what went wrong (the end of
+    its output)."""
+    command = [sys.executable, "-m", "strata.spark_scoring", str(folder), settings.to_json(),
+               master, driver_memory]  # fmt: skip
+    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    if finished.returncode == 0:
+        return None
+    lines = [line for line in (finished.stdout + finished.stderr).splitlines() if line.strip()]
+    return f"the prediction job on Spark failed (exit {finished.returncode}): " + " | ".join(
+        lines[-ERROR_LINES:]
+    )
+
+
+if __name__ == "__main__":
+    predict(
+        Path(sys.argv[1]),
+        PredictionSettings.from_json(sys.argv[2]),
+        master=sys.argv[3],
+        driver_memory=sys.argv[4],
+    )

@@ -55,11 +55,12 @@ class Side:
 
 
 def normalized(expression: str, kind: str) -> str:
-    """SQL for a value in the form both engines' values are compared in, as text: integers as
-    they are; a double or decimal that is a whole number (below 2^53) as that integer, NaN as
-    `NaN`, any other to SIGNIFICANT_DIGITS significant digits; a time as microseconds and a date
-    as days since 1970-01-01 (what the Spark export writes, since an instant in year 0 exists on
-    both engines but not in every client); everything else as its text."""
+    """SQL for a value in the form both engines' values are compared in: text tagged with its
+    family (`n:` a number, `b:` a boolean, `t:` text), so that the text '5' never equals the
+    number 5. Integers as they are; a double or decimal that is a whole number (below 2^53) as
+    that integer, NaN as `NaN`, any other to SIGNIFICANT_DIGITS significant digits; a time as
+    microseconds and a date as days since 1970-01-01, numbers (what the Spark export writes,
+    since an instant in year 0 exists on both engines but not in every client)."""
     kind = kind.upper()
     if kind.startswith("TIMESTAMP"):
         expression, kind = f"epoch_us({expression})", "BIGINT"
@@ -68,12 +69,13 @@ def normalized(expression: str, kind: str) -> str:
     if kind in {"DOUBLE", "FLOAT", "REAL"} or kind.startswith("DECIMAL"):
         number = f"cast({expression} as double)"
         return (
-            f"case when isnan({number}) then 'NaN'"
+            f"'n:' || case when isnan({number}) then 'NaN'"
             f" when abs({number}) < 9007199254740992 and {number} = trunc({number})"
             f" then cast(cast({number} as hugeint) as varchar)"
             f" else printf('%.{SIGNIFICANT_DIGITS}g', {number}) end"
         )
-    return f"cast({expression} as varchar)"
+    family = "n" if kind in INTEGER_TYPES else "b" if kind == "BOOLEAN" else "t"
+    return f"'{family}:' || cast({expression} as varchar)"
 
 
 @dataclass
@@ -358,9 +360,12 @@ def compare(duckdb_path: Path, spark_dir: Path, schemas: Sequence[str]) -> list[
             spark.stop()
         con = duckdb.connect()
         try:
-            con.execute(f"attach '{duckdb_path}' as duckdb_build (read_only)")
+            # Attached under its own name: dbt-duckdb's views name their catalog (the file's
+            # stem), so another alias would leave them unreadable.
+            con.execute(f"attach '{duckdb_path}' (read_only)")
+            catalog = duckdb_path.stem
             return compare_builds(
-                con, duckdb_sides(con, "duckdb_build", schemas), parquet_sides(con, export)
+                con, duckdb_sides(con, catalog, schemas), parquet_sides(con, export)
             )
         finally:
             con.close()

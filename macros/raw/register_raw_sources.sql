@@ -8,7 +8,8 @@
     and `_strata_source_row`, which trace a row to where it came from, and `_strata_event_at`, the
     row's event time parsed to UTC (null when unparseable), which source freshness reads. Beside
     each, the view `<table>__files` lists its files with a fingerprint of each (raw_inputs.sql),
-    from which the incremental base models tell new files from those already read. Columns
+    from which the incremental base models tell new files from those already read, and
+    `<table>__deliveries` lists them with when each was delivered only (no file is read). Columns
     outside the contract are never selected. A table the contract marks optional (sessions) may be
     absent: its view is then empty. The view `inputs` says which tables were delivered.
 
@@ -56,6 +57,12 @@
         {% do run_query(
             adapter.dispatch('create_raw_view', 'strata')(var('raw_schema') ~ '.' ~ table, view_sql)
         ) %}
+        {#- When each file was delivered, without reading it: what the triggers' moment needs
+            (a view over the digest below would read every row for it). -#}
+        {% do run_query(adapter.dispatch('create_raw_view', 'strata')(
+            var('raw_schema') ~ '.' ~ table ~ '__deliveries',
+            'select source_file, delivered_at from (' ~ files_sql ~ ') as listed'
+        )) %}
         {% if input.content_digest | default(false) %}
             {% set files_sql = raw_content_digest_sql(
                 files_sql, var('raw_schema') ~ '.' ~ table, contract

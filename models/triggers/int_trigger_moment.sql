@@ -22,9 +22,9 @@
 with
 
 deliveries as (
-    select delivered_at from {{ source('shop', 'orders__files') }}
+    select delivered_at from {{ source('shop', 'orders__deliveries') }}
     union all
-    select delivered_at from {{ source('shop', 'sessions__files') }}
+    select delivered_at from {{ source('shop', 'sessions__deliveries') }}
 ),
 
 daily as (
