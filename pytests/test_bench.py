@@ -303,3 +303,6 @@ def test_sizes_may_be_repeated_or_listed() -> None:
     assert _sizes(None, None, ("100000 1000000", "20_000,5")) == [100_000, 1_000_000, 20_000, 5]
     result = CliRunner().invoke(bench_main, ["--users", "0"])
     assert result.exit_code == 2 and "must be at least 1" in result.output
+    # the Spark row is measured on one of the sizes, never silently skipped
+    result = CliRunner().invoke(bench_main, ["--users", "1000", "--spark-users", "2000"])
+    assert result.exit_code == 2 and "2,000 is not one of the sizes measured" in result.output

@@ -112,6 +112,11 @@ def main(
     """strata's cost at 100k, 1M (and optionally 10M) users; prints figures, asserts none."""
     bench = Bench(work, threads, memory_limit)
     bench.work.mkdir(parents=True, exist_ok=True)
+    if spark_users and spark_users not in users:
+        raise click.BadParameter(
+            f"{spark_users:,} is not one of the sizes measured (--users)",
+            param_hint="--spark-users",
+        )
     sizes = [(size, False) for size in users] + ([(ten_m_users, True)] if with_10m else [])
     results = []
     for size, ten_m_slot in sizes:
