@@ -164,6 +164,10 @@ test-spark: install-spark
 	rm -rf $(SPARK_WORK)/demo-data
 	$(BIN)/strata generate --users $(SPARK_DEMO_USERS) --seed $(SPARK_DEMO_SEED) \
 		--end-date $(SPARK_DEMO_END) --out $(SPARK_WORK)/demo-data
+	# The demo's sessions as a folder of parts, the daily-delivery layout the README recommends:
+	# Spark reads each table by the path the CLI's listing names (env STRATA_RAW_LAYOUT).
+	mkdir -p $(SPARK_WORK)/demo-data/sessions
+	mv $(SPARK_WORK)/demo-data/sessions.parquet $(SPARK_WORK)/demo-data/sessions/part-0.parquet
 	$(call compare_engines,demo,$(SPARK_WORK)/demo-data,$(SPARK_DEMO_AS_OF),audiences)
 	$(BIN)/strata status --db $(SPARK_WORK)/demo/spark/state.duckdb --limit 1
 

@@ -6,6 +6,7 @@ hand-made rows and a small DuckDB file, so that a comparison that could never fa
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import duckdb
@@ -207,8 +208,8 @@ def test_spark_targets_are_recognised() -> None:
     assert Settings(target="duckdb").engine == "duckdb"
 
 
-def test_spark_is_told_the_format_and_which_tables_were_delivered(tmp_path: Path) -> None:
-    """Spark SQL cannot list a folder: the CLI reads it and names the format and the tables."""
+def test_spark_is_told_each_layout_and_which_tables_were_delivered(tmp_path: Path) -> None:
+    """Spark SQL cannot list a folder: the CLI reads it and names each table's path."""
     from strata.orchestrate import RunOptions, _check_inputs, _prepare_dbt, _Run
     from strata.runs import RunRecord
 
@@ -224,12 +225,23 @@ def test_spark_is_told_the_format_and_which_tables_were_delivered(tmp_path: Path
 
     (tmp_path / "orders.csv").write_text("order_id\n")
     env = dbt_env()
-    assert (env["STRATA_RAW_FORMAT"], env["STRATA_RAW_TABLES"]) == ("csv", "orders")
+    assert (env["STRATA_RAW_LAYOUT"], env["STRATA_RAW_TABLES"]) == ("orders=orders.csv", "orders")
     (tmp_path / "orders.csv").unlink()
     (tmp_path / "orders.parquet").write_bytes(b"PAR1")
     (tmp_path / "sessions.parquet").write_bytes(b"PAR1")
     env = dbt_env()
-    assert (env["STRATA_RAW_FORMAT"], env["STRATA_RAW_TABLES"]) == ("parquet", "orders,sessions")
+    assert env["STRATA_RAW_LAYOUT"] == "orders=orders.parquet,sessions=sessions.parquet"
+    assert env["STRATA_RAW_TABLES"] == "orders,sessions"
+    # Every layout DuckDB reads, each table its own (a gzipped CSV of orders beside a folder of
+    # sessions delivered day by day): Spark is told each path, since it cannot list a folder.
+    (tmp_path / "orders.parquet").unlink()
+    (tmp_path / "sessions.parquet").unlink()
+    (tmp_path / "orders.csv.gz").write_bytes(gzip.compress(b"order_id\n1\n"))
+    day = tmp_path / "sessions" / "loaded_at=2026-06-29"
+    day.mkdir(parents=True)
+    (day / "part-0.parquet").write_bytes(b"PAR1")
+    env = dbt_env()
+    assert env["STRATA_RAW_LAYOUT"] == "orders=orders.csv.gz,sessions=sessions/"
 
 
 def test_publish_refuses_a_spark_target() -> None:

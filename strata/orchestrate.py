@@ -298,7 +298,7 @@ def _check_inputs(run: _Run) -> None:
 
 def _prepare_dbt(run: _Run) -> None:
     """What dbt is given: the raw folder (and on Spark which tables were delivered and their
-    format), the as-of date, the published build the guards compare with, and the vars."""
+    layout), the as-of date, the published build the guards compare with, and the vars."""
     settings, options = run.settings, run.options
     # The as-of date travels to dbt in one channel, env STRATA_AS_OF_DATE (docs/segments.md);
     # an empty one keeps a stray shell value out.
@@ -311,8 +311,13 @@ def _prepare_dbt(run: _Run) -> None:
         if settings.engine == "spark":
             provided = [name for name, table in run.raw_tables.items() if table.provided]
             run.env["STRATA_RAW_TABLES"] = ",".join(provided)
-            if "STRATA_RAW_FORMAT" not in os.environ:
-                run.env["STRATA_RAW_FORMAT"] = run.raw_tables["orders"].kind or "parquet"
+            # each table's layout, as the listing found it: Spark SQL cannot list a folder
+            if "STRATA_RAW_LAYOUT" not in os.environ:
+                run.env["STRATA_RAW_LAYOUT"] = ",".join(
+                    f"{name}={table.spark_path}"
+                    for name, table in run.raw_tables.items()
+                    if table.provided
+                )
     if run.live and run.live.get("figures"):
         run.env["STRATA_GUARD_BASELINE"] = json.dumps(run.live["figures"])
     run.dbt_vars = dict(options.dbt_vars)

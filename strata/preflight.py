@@ -36,6 +36,17 @@ class RawTable:
     required: bool
     files: tuple[Path, ...]  # what the matching layout found; empty when not delivered
     kind: str | None  # csv or parquet
+    layout: str | None = (
+        None  # the raw_file_layouts entry that matched, such as `orders/**/*.parquet`
+    )
+
+    @property
+    def spark_path(self) -> str | None:
+        """The path Spark reads, relative to the raw folder (env STRATA_RAW_LAYOUT): the file, or
+        for a folder of parts the folder with a trailing slash."""
+        if self.layout is None:
+            return None
+        return self.layout.split("**")[0] if "**" in self.layout else self.layout
 
     @property
     def provided(self) -> bool:
@@ -108,7 +119,7 @@ def check_raw_dir(project_dir: Path, raw_dir: Path) -> dict[str, RawTable]:
                     + ("CSV file needs a header line naming its columns (line 1)"
                        if kind == "csv" else "Parquet file cannot be empty")
                 )  # fmt: skip
-        found[table] = RawTable(table, required, tuple(files), kind)
+        found[table] = RawTable(table, required, tuple(files), kind, pattern)
     return found
 
 

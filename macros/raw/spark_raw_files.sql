@@ -2,10 +2,14 @@
     reader's options (dropping it never touches the files). The source view is made over it, like
     the DuckDB one.
 
-    Layout: <table>.parquet (a file or a folder of Parquet parts) or <table>.csv (a file or a
-    folder; .csv.gz parts are decompressed), in STRATA_RAW_DIR, which may be any path the engine
-    can read (a local folder for the session target; hdfs://, s3a://, abfss:// on a cluster).
-    Spark SQL cannot list a folder, so the format is named by env STRATA_RAW_FORMAT: parquet (the
+    Layouts, as on DuckDB (var raw_file_layouts): <table>.csv, <table>.csv.gz, <table>.parquet (a
+    file or a folder of parts) or a folder <table>/ of Parquet parts at any depth, in
+    STRATA_RAW_DIR, which may be any path the engine can read (a local folder for the session
+    target; hdfs://, s3a://, abfss:// on a cluster). Spark SQL cannot list a folder, so which
+    layout each table has is named by env STRATA_RAW_LAYOUT, comma-separated `<table>=<path>`
+    relative to the raw folder (`orders=orders.csv.gz,sessions=sessions/`; the strata CLI sets it
+    from the folder's listing, the format following the path: .csv and .csv.gz are CSV, anything
+    else Parquet). A table it does not name is read as <table>.<STRATA_RAW_FORMAT>, parquet (the
     default) or csv. A path that does not exist fails the build with Spark's message naming it.
 
     CSV is read with every column as text and in FAILFAST mode: a line with more fields than the
@@ -23,25 +27,26 @@
                 ~ " does not name it",
         }) }}
     {% endif %}
-    {% set file_format = env_var('STRATA_RAW_FORMAT', 'parquet') | trim | lower %}
-    {% if file_format not in ('parquet', 'csv') %}
-        {{ exceptions.raise_compiler_error(
-            "strata: STRATA_RAW_FORMAT must be parquet or csv on Spark, not '" ~ file_format ~ "'"
-        ) }}
-    {% endif %}
+    {% set relative = spark_raw_layout(table) %}
+    {% set file_format = 'csv' if relative.endswith('.csv') or relative.endswith('.csv.gz')
+        else 'parquet' %}
     {% if not (raw_dir.startswith('/') or ':/' in raw_dir) %}
         {{ exceptions.raise_compiler_error(
             "strata: on Spark, STRATA_RAW_DIR must be an absolute path or a URI (Spark would read a "
             ~ "relative path against its warehouse folder), not '" ~ raw_dir ~ "'"
         ) }}
     {% endif %}
-    {% set path = raw_dir.rstrip('/') ~ '/' ~ table ~ '.' ~ file_format %}
+    {% set path = raw_dir.rstrip('/') ~ '/' ~ relative %}
     {#- The reader's options need a table to carry them: CSV's header and strict parsing, and for
         both formats recursiveFileLookup, which reads the parts at any depth and turns partition
         discovery off: a folder name such as `currency=USD/` is a path, never a column
         (docs/scheduling.md, "Deliveries"). Dropping the table never touches the files. -#}
     {% set file_table = var('raw_schema') ~ '.' ~ table ~ '__' ~ file_format ~ '_files' %}
     {% set settings = {'path': path, 'recursiveFileLookup': 'true'} %}
+    {% if relative.endswith('/') %}
+        {#- the folder layout reads Parquet parts only, as DuckDB's glob does -#}
+        {% do settings.update({'pathGlobFilter': '*.parquet'}) %}
+    {% endif %}
     {% if file_format == 'csv' %}
         {% do settings.update({
             'header': 'true', 'inferSchema': 'false', 'mode': 'FAILFAST',
@@ -79,7 +84,8 @@
         their own path, without the file: scheme. -#}
     {% set file_expression %}
         case
-            when input._strata_file like {{ strata_quote_literal('%' ~ table ~ '.' ~ file_format) }}
+            when {{ 'false' if relative.endswith('/') else 'input._strata_file like '
+                ~ strata_quote_literal('%/' ~ relative) }}
                 then {{ strata_quote_literal(path) }}
             else regexp_replace(input._strata_file, '^file:(//)?', '')
         end
@@ -129,4 +135,32 @@
         group by source_file
     {% endset %}
     {{ return(files_sql) }}
+{% endmacro %}
+
+
+{#- The path of a raw table relative to the raw folder: its entry in env STRATA_RAW_LAYOUT
+    (`<table>=<path>`, comma-separated), else <table>.<STRATA_RAW_FORMAT>. -#}
+{% macro spark_raw_layout(table) %}
+    {% set layouts = {} %}
+    {% for entry in (env_var('STRATA_RAW_LAYOUT', '') | trim).split(',') if entry | trim %}
+        {% set parts = entry.split('=', 1) %}
+        {% set relative = parts[1] | trim if parts | length == 2 else '' %}
+        {% if not relative or relative.startswith('/') or '..' in relative or '://' in relative %}
+            {{ exceptions.raise_compiler_error(
+                "strata: STRATA_RAW_LAYOUT entries are <table>=<path inside the raw folder>, not '"
+                ~ entry | trim ~ "'"
+            ) }}
+        {% endif %}
+        {% do layouts.update({parts[0] | trim: relative}) %}
+    {% endfor %}
+    {% if table in layouts %}
+        {{ return(layouts[table]) }}
+    {% endif %}
+    {% set file_format = env_var('STRATA_RAW_FORMAT', 'parquet') | trim | lower %}
+    {% if file_format not in ('parquet', 'csv') %}
+        {{ exceptions.raise_compiler_error(
+            "strata: STRATA_RAW_FORMAT must be parquet or csv on Spark, not '" ~ file_format ~ "'"
+        ) }}
+    {% endif %}
+    {{ return(table ~ '.' ~ file_format) }}
 {% endmacro %}
