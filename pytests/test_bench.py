@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 from pathlib import Path
 
 import duckdb
@@ -17,7 +18,7 @@ from tools.bench.checks import schema_differences
 from tools.bench.cli import _sizes
 from tools.bench.cli import main as bench_main
 from tools.bench.deliveries import deliver, split_deliveries
-from tools.bench.measure import Step, run_measured, step_command, step_env
+from tools.bench.measure import Step, run_measured, step_command, step_env, tree_rss_bytes
 from tools.bench.report import growth_table, render, write_docs
 from tools.bench.run import NewDay, SizeResult, SparkBench
 from tools.bench.step import main as step_main
@@ -189,6 +190,23 @@ def test_a_measured_step_runs_in_a_process_of_its_own(tmp_path: Path) -> None:
     step = run_measured(step_command("generator-version"), step_env({"PATH": ""}), PROJECT_DIR, log)
     assert step.seconds > 0 and step.peak_rss_bytes > 10 * 1024**2
     assert log.read_text().strip().splitlines()[-1].isdigit()
+
+
+def test_a_step_counts_the_memory_of_a_descendant_nobody_waits_for(tmp_path: Path) -> None:
+    """As PySpark's JVM: a grandchild re-parented when its parent exits, never waited for by the
+    step, escapes ru_maxrss; the sampled tree still counts it."""
+    hold = (
+        "import time; block = bytearray(300 * 1024 ** 2);"
+        " block[::4096] = b'x' * len(block[::4096]); time.sleep(2)"
+    )
+    spawn = (
+        "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', sys.argv[1]]);"
+        " time.sleep(1.5)"
+    )
+    step = run_measured([sys.executable, "-c", spawn, hold], {}, tmp_path, tmp_path / "log")
+    assert step.peak_rss_bytes > 300 * 1024**2
+    assert tree_rss_bytes(os.getpid()) > 10 * 1024**2  # this process, at least
+    assert tree_rss_bytes(2**22 + 1) == 0  # no such process
 
 
 def result(users: int, new_day: NewDay | None = None, *, ten_m_slot: bool = False) -> SizeResult:
