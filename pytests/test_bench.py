@@ -195,15 +195,22 @@ def test_a_measured_step_runs_in_a_process_of_its_own(tmp_path: Path) -> None:
 def test_a_step_counts_the_memory_of_a_descendant_nobody_waits_for(tmp_path: Path) -> None:
     """As PySpark's JVM: a grandchild re-parented when its parent exits, never waited for by the
     step, escapes ru_maxrss; the sampled tree still counts it."""
+    ready = tmp_path / "ready"
     hold = (
-        "import time; block = bytearray(300 * 1024 ** 2);"
-        " block[::4096] = b'x' * len(block[::4096]); time.sleep(2)"
+        "import pathlib, sys, time; block = bytearray(300 * 1024 ** 2);"
+        " block[::4096] = b'x' * len(block[::4096]); pathlib.Path(sys.argv[1]).touch();"
+        " time.sleep(3)"
     )
+    # the parent outlives the grandchild's allocation by three samples, however slow the machine
     spawn = (
-        "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', sys.argv[1]]);"
-        " time.sleep(1.5)"
+        "import pathlib, subprocess, sys, time;"
+        " subprocess.Popen([sys.executable, '-c', sys.argv[1], sys.argv[2]]);"
+        " ready = pathlib.Path(sys.argv[2])\n"
+        "while not ready.exists(): time.sleep(0.05)\n"
+        "time.sleep(1.5)"
     )
-    step = run_measured([sys.executable, "-c", spawn, hold], {}, tmp_path, tmp_path / "log")
+    command = [sys.executable, "-c", spawn, hold, str(ready)]
+    step = run_measured(command, {}, tmp_path, tmp_path / "log")
     assert step.peak_rss_bytes > 300 * 1024**2
     assert tree_rss_bytes(os.getpid()) > 10 * 1024**2  # this process, at least
     assert tree_rss_bytes(2**22 + 1) == 0  # no such process

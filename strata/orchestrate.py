@@ -311,13 +311,13 @@ def _prepare_dbt(run: _Run) -> None:
         if settings.engine == "spark":
             provided = [name for name, table in run.raw_tables.items() if table.provided]
             run.env["STRATA_RAW_TABLES"] = ",".join(provided)
-            # each table's layout, as the listing found it: Spark SQL cannot list a folder
-            if "STRATA_RAW_LAYOUT" not in os.environ:
-                run.env["STRATA_RAW_LAYOUT"] = ",".join(
-                    f"{name}={table.spark_path}"
-                    for name, table in run.raw_tables.items()
-                    if table.provided
-                )
+            # Each table's layout as the listing found it (Spark SQL cannot list a folder),
+            # whatever the shell exports: the preflight checked these paths and no others.
+            run.env["STRATA_RAW_LAYOUT"] = ",".join(
+                f"{name}={table.spark_path}"
+                for name, table in run.raw_tables.items()
+                if table.provided
+            )
     if run.live and run.live.get("figures"):
         run.env["STRATA_GUARD_BASELINE"] = json.dumps(run.live["figures"])
     run.dbt_vars = dict(options.dbt_vars)

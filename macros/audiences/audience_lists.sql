@@ -100,7 +100,7 @@
     {% endset %}
     {{ return(
         audience_list_select('input', delivered_at)
-        ~ ' from (select files.*, input_file_name() as _strata_file, '
+        ~ ' from (select files.*, ' ~ spark_input_file() ~ ' as _strata_file, '
         ~ '_metadata.file_modification_time as _strata_modified_at from ' ~ file_table
         ~ ' as files) as input'
     ) }}

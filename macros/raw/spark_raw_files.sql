@@ -44,8 +44,15 @@
     {% set file_table = var('raw_schema') ~ '.' ~ table ~ '__' ~ file_format ~ '_files' %}
     {% set settings = {'path': path, 'recursiveFileLookup': 'true'} %}
     {% if relative.endswith('/') %}
-        {#- the folder layout reads Parquet parts only, as DuckDB's glob does -#}
+        {#- The folder layout reads Parquet parts only. The CLI's listing refuses a folder that
+            holds anything else (check_delivery_folder), as DuckDB's hook does; with plain dbt,
+            Spark skips such files, and its own `_` and `.` files. -#}
         {% do settings.update({'pathGlobFilter': '*.parquet'}) %}
+    {% endif %}
+    {% if file_format == 'parquet' %}
+        {#- Parts written on different days may not share every column: merged by name, a column
+            missing from a part reads as null, as DuckDB's union_by_name does. -#}
+        {% do settings.update({'mergeSchema': 'true'}) %}
     {% endif %}
     {% if file_format == 'csv' %}
         {% do settings.update({
@@ -75,7 +82,7 @@
         (
             select
                 files.*,
-                input_file_name() as _strata_file,
+                {{ spark_input_file() }} as _strata_file,
                 monotonically_increasing_id() as _strata_read_order
             from {{ source_sql }} as files
         )
@@ -127,7 +134,7 @@
                 ) as delivered_at
             from (
                 select
-                    input_file_name() as _strata_file,
+                    {{ spark_input_file() }} as _strata_file,
                     _metadata.file_modification_time as _strata_modified_at
                 from {{ file_table }}
             ) as input
@@ -142,16 +149,22 @@
     (`<table>=<path>`, comma-separated), else <table>.<STRATA_RAW_FORMAT>. -#}
 {% macro spark_raw_layout(table) %}
     {% set layouts = {} %}
+    {% set known = raw_tables().keys() | list %}
     {% for entry in (env_var('STRATA_RAW_LAYOUT', '') | trim).split(',') if entry | trim %}
         {% set parts = entry.split('=', 1) %}
+        {% set name = parts[0] | trim %}
         {% set relative = parts[1] | trim if parts | length == 2 else '' %}
-        {% if not relative or relative.startswith('/') or '..' in relative or '://' in relative %}
+        {% set segments = relative.rstrip('/').split('/') %}
+        {% if name not in known or name in layouts or not relative or relative.startswith('/')
+            or '..' in segments or '.' in segments or '' in segments
+            or modules.re.match('^[A-Za-z][A-Za-z0-9+.-]*:', relative) %}
             {{ exceptions.raise_compiler_error(
-                "strata: STRATA_RAW_LAYOUT entries are <table>=<path inside the raw folder>, not '"
+                "strata: STRATA_RAW_LAYOUT entries are <table>=<path inside the raw folder>, each "
+                ~ "table of the contract (" ~ known | join(', ') ~ ") at most once; not '"
                 ~ entry | trim ~ "'"
             ) }}
         {% endif %}
-        {% do layouts.update({parts[0] | trim: relative}) %}
+        {% do layouts.update({name: relative}) %}
     {% endfor %}
     {% if table in layouts %}
         {{ return(layouts[table]) }}
@@ -164,3 +177,11 @@
     {% endif %}
     {{ return(table ~ '.' ~ file_format) }}
 {% endmacro %}
+
+
+{#- The file a Spark row was read from, as a path: input_file_name() gives a URI with its special
+    characters escaped (a space as %20), which would name the file differently from DuckDB and
+    hide a `loaded_at=` marker's time; decoded once here (a literal + kept as +). -#}
+{% macro spark_input_file() -%}
+    url_decode(replace(input_file_name(), '+', '%2B'))
+{%- endmacro %}

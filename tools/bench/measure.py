@@ -10,8 +10,10 @@ forked, so the benchmark's own process stays small: everything heavy runs in a s
 A descendant nobody waits for escapes ru_maxrss: the JVM PySpark starts for dbt-spark is one (it
 outlives the wait, re-parented). So the living process tree is also read from /proc twice a
 second, and a step's peak is the larger of the two: the largest single process, or the most the
-tree held at once. A sample can miss a spike shorter than half a second; on a system without
-/proc only ru_maxrss counts.
+tree held at once. The tree's memory is each member's proportional share (Pss, from
+smaps_rollup), so pages that forked workers share are counted once, not once per worker. A
+sample can miss a spike shorter than half a second; on a system without /proc only ru_maxrss
+counts.
 """
 
 from __future__ import annotations
@@ -60,8 +62,10 @@ def run_measured(command: Sequence[str], env: dict[str, str], cwd: Path, log: Pa
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=handle, stderr=handle)
         sampler = TreeSampler(process.pid)
         sampler.start()
-        _, status, usage = os.wait4(process.pid, 0)
-        sampler.stop()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            sampler.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     if process.returncode != 0:
@@ -74,7 +78,8 @@ PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def tree_rss_bytes(root: int) -> int:
-    """Resident bytes of `root` and every living descendant, from /proc (0 without it)."""
+    """Resident bytes of `root` and every living descendant, from /proc (0 without it): each
+    member's proportional share (Pss), else its resident set where smaps_rollup is unreadable."""
     children: dict[int, list[int]] = {}
     resident: dict[int, int] = {}
     try:
@@ -84,18 +89,29 @@ def tree_rss_bytes(root: int) -> int:
     for name in entries:
         try:
             stat = Path("/proc", name, "stat").read_text()
-        except OSError:
-            continue  # ended while listed
-        # after the command's name (which may hold spaces): state, ppid, ..., rss (field 24)
-        fields = stat[stat.rindex(")") + 2 :].split()
-        children.setdefault(int(fields[1]), []).append(int(name))
-        resident[int(name)] = int(fields[21]) * PAGE_BYTES
+            # after the command's name (which may hold spaces): state, ppid, ..., rss (field 24)
+            fields = stat[stat.rindex(")") + 2 :].split()
+            children.setdefault(int(fields[1]), []).append(int(name))
+            resident[int(name)] = int(fields[21]) * PAGE_BYTES
+        except (OSError, ValueError, IndexError):
+            continue  # ended while listed, or a line this reader does not know
     total, pending = 0, [root]
     while pending:
         pid = pending.pop()
-        total += resident.get(pid, 0)
+        if pid in resident:
+            total += _proportional_bytes(pid, resident[pid])
         pending.extend(children.get(pid, ()))
     return total
+
+
+def _proportional_bytes(pid: int, fallback: int) -> int:
+    try:
+        for line in Path("/proc", str(pid), "smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return fallback
 
 
 class TreeSampler(threading.Thread):
