@@ -102,10 +102,11 @@
             partition by input._strata_file order by input._strata_read_order asc nulls last
         )
     {% endset %}
+    {#- a folder is named by the pattern DuckDB globs, so both engines describe it alike -#}
     {{ return({
         'found': true,
         'kind': file_format,
-        'described_as': 'file ' ~ path,
+        'described_as': 'file ' ~ path ~ ('**/*.parquet' if relative.endswith('/') else ''),
         'relation_sql': relation_sql,
         'columns': columns,
         'file_expression': file_expression,
