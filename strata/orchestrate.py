@@ -309,14 +309,12 @@ def _prepare_dbt(run: _Run) -> None:
     if options.raw_dir:
         run.env["STRATA_RAW_DIR"] = str(options.raw_dir)
         if settings.engine == "spark":
-            provided = [name for name, table in run.raw_tables.items() if table.provided]
+            provided = {name: table for name, table in run.raw_tables.items() if table.provided}
             run.env["STRATA_RAW_TABLES"] = ",".join(provided)
             # Each table's layout as the listing found it (Spark SQL cannot list a folder),
             # whatever the shell exports: the preflight checked these paths and no others.
             run.env["STRATA_RAW_LAYOUT"] = ",".join(
-                f"{name}={table.spark_path}"
-                for name, table in run.raw_tables.items()
-                if table.provided
+                f"{name}={table.spark_path}" for name, table in provided.items()
             )
     if run.live and run.live.get("figures"):
         run.env["STRATA_GUARD_BASELINE"] = json.dumps(run.live["figures"])
