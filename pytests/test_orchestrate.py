@@ -109,6 +109,63 @@ def test_retries_give_up_after_the_limit(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert not result.ok and attempts == 3 and len(calls) == 3
 
 
+# A stand-in for dbt: it notes which parse cache it found in its target folder (dbt's own parse
+# would reuse it only when the vars match), then leaves one made with its own vars.
+PARSE_RECORDER = """\
+import json, pathlib, sys
+args = sys.argv[1:]
+target = pathlib.Path(args[args.index("--target-path") + 1])
+made_with = args[args.index("--vars") + 1] if "--vars" in args else ""
+cache = target / "partial_parse.msgpack"
+found = cache.read_text() if cache.is_file() else None
+with open(pathlib.Path(sys.argv[0]).with_suffix(".log"), "a") as log:
+    log.write(json.dumps([made_with, found]) + "\\n")
+target.mkdir(parents=True, exist_ok=True)
+cache.write_text(made_with)
+"""
+
+
+def test_builds_with_different_vars_keep_their_own_parse_caches(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two kinds of build alternating (the fixture's audiences and the project's, a relaxed
+    guard) used to replace the one shared parse cache each time, so every new warehouse parsed
+    the whole project again. Each set of vars now finds the cache made with it."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dbt_project.yml").write_text("name: stand_in\n")
+    monkeypatch.setenv("STRATA_PROJECT_DIR", str(project))
+    dbt = tmp_path / "dbt.py"
+    dbt.write_text(f"#!{sys.executable}\n{PARSE_RECORDER}")
+    dbt.chmod(0o755)
+    monkeypatch.setattr(dbt_runner, "dbt_executable", lambda: str(dbt))
+
+    def build(folder: str, made_with: str) -> list:
+        warehouse = load_settings(db_path=str(tmp_path / folder / "warehouse.duckdb"))
+        variables = ["--vars", made_with] if made_with else []
+        assert dbt_runner.run_dbt(warehouse, ["build", *variables]).ok
+        return json.loads(dbt.with_suffix(".log").read_text().splitlines()[-1])
+
+    assert build("first", '{"a": 1}') == ['{"a": 1}', None]
+    assert build("second", '{"b": 2}') == ['{"b": 2}', None]
+    # new warehouses of the same file name, each vars alternating: each finds its own
+    assert build("third", '{"a": 1}') == ['{"a": 1}', '{"a": 1}']
+    assert build("fourth", '{"b": 2}') == ['{"b": 2}', '{"b": 2}']
+    # a warehouse that last ran with other vars gets the cache of this run's vars
+    assert build("first", '{"b": 2}') == ['{"b": 2}', '{"b": 2}']
+    # a build without vars has a cache of its own too
+    assert build("fifth", "") == ["", None]
+    assert build("sixth", "") == ["", ""]
+    caches = project / "target" / "parse-cache" / "warehouse.duckdb"
+    for index in range(dbt_runner.PARSE_CACHES_KEPT + 2):
+        build(f"many-{index}", json.dumps({"n": index}))
+    assert len([folder for folder in caches.iterdir() if folder.is_dir()]) == (
+        dbt_runner.PARSE_CACHES_KEPT
+    )
+    # the most recently used are the ones kept
+    assert build("again", json.dumps({"n": dbt_runner.PARSE_CACHES_KEPT + 1}))[1] is not None
+
+
 def test_a_held_lock_exits_3_without_touching_anything(raw_dir: Path, tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     with run_lock(tmp_path / ".strata" / "w" / "run.lock"):

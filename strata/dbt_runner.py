@@ -7,6 +7,7 @@ progress on a terminal, and turns run_results.json into a result the CLI can rep
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -87,11 +88,19 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 
 
 PARSE_CACHE = "partial_parse.msgpack"
+# Shared parse caches kept per warehouse file name: one per set of vars, the most recently used.
+PARSE_CACHES_KEPT = 8
 
 
-def parse_cache_dir(settings: Settings) -> Path:
-    """A shared copy of dbt's parse cache per warehouse file name (see `run_dbt`)."""
-    return settings.project_dir / "target" / "parse-cache" / settings.db.name
+def parse_cache_dir(settings: Settings, args: Sequence[str] = ()) -> Path:
+    """The shared copy of dbt's parse cache for this warehouse file name, target and `--vars`
+    (see `run_dbt`). dbt parses the whole project again whenever the vars differ from the ones
+    its cache was made with, so one shared cache per file name made two builds with different
+    vars (an audience list, a relaxed guard, `auto` thresholds) throw each other's cache away,
+    a 13 s parse each time; one per vars keeps each."""
+    key = json.dumps([settings.target, *_vars_argument(args)])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return settings.project_dir / "target" / "parse-cache" / settings.db.name / digest
 
 
 def run_dbt(
@@ -152,8 +161,9 @@ def run_dbt(
         process_env["STRATA_TEMP_DIR"] = str(
             (settings.state_dir / "tmp").relative_to(settings.db.parent)
         )
-    cache = parse_cache_dir(settings) / PARSE_CACHE
-    if local and cache.is_file() and not (artifacts / PARSE_CACHE).exists():
+    cache = parse_cache_dir(settings, args) / PARSE_CACHE
+    if local and cache.is_file():
+        # the shared cache for these vars is this warehouse's own last one for them or newer
         artifacts.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(cache, artifacts / PARSE_CACHE)
     results_file = artifacts / "run_results.json"
@@ -227,12 +237,20 @@ def _forward_termination(process: subprocess.Popen) -> Iterator[None]:
 
 
 def _share_parse_cache(source: Path, cache: Path) -> None:
-    """Offer this run's parse cache to the next new warehouse of the same name (best effort)."""
+    """Offer this run's parse cache to the next run with the same warehouse file name and vars,
+    and keep only the most recently used `PARSE_CACHES_KEPT` of that name (best effort)."""
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         temp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
         shutil.copyfile(source, temp)
         os.replace(temp, cache)
+        kept = sorted(
+            (folder for folder in cache.parent.parent.iterdir() if folder.is_dir()),
+            key=lambda folder: folder.stat().st_mtime,
+            reverse=True,
+        )
+        for folder in kept[PARSE_CACHES_KEPT:]:
+            shutil.rmtree(folder, ignore_errors=True)
     except OSError:
         pass
 
