@@ -104,7 +104,8 @@ pytest: $(STAMP) $(CHROMIUM)
 
 # Sequences of daily runs, each warehouse compared with a fresh build for the same date: a season
 # of simulated runs (issue #14, docs/scheduling.md: outages, late and corrected data, a refused day,
-# a killed run, backfills) and incremental deliveries (issue #19, pytests/test_incremental.py).
+# a killed run, backfills) and incremental deliveries (issue #19, pytests/test_incremental.py);
+# and the lifecycle history against six builds of a generated shop (test_history_equivalence).
 # Each sequence is one xdist group: its module-scoped warehouse is built once, on one worker, and
 # the sequences run side by side on the two cores (most of each is dbt starting and compiling,
 # one core's work).

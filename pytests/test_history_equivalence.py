@@ -106,6 +106,10 @@ def test_history_matches_point_in_time_on_the_fixture(fixture_run, tmp_path: Pat
     assert snapshots == 2
 
 
+# A sequence of six builds of a 3,000-user shop (about 100 s on one worker): the season tier, as
+# the sequences of runs are (docs/testing.md). The fixture's case above stays in `make test`.
+@pytest.mark.season
+@pytest.mark.xdist_group("season")
 def test_history_matches_point_in_time_on_generated_users(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     made = CliRunner().invoke(
