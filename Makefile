@@ -152,7 +152,8 @@ define compare_engines
 		--at $(3)T20:00:00 \
 		--vars '$(SPARK_VARS)' --db $(SPARK_WORK)/$(1)/spark/state.duckdb
 	$(BIN)/python -m tools.engines --duckdb $(SPARK_WORK)/$(1)/duckdb.duckdb \
-		--spark-dir $(SPARK_WORK)/$(1)/spark
+		--spark-dir $(SPARK_WORK)/$(1)/spark --duckdb-results target/engines-duckdb/run_results.json \
+		--spark-db $(SPARK_WORK)/$(1)/spark/state.duckdb
 endef
 
 test-spark: install-spark

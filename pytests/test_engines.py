@@ -10,6 +10,7 @@ import gzip
 from pathlib import Path
 
 import duckdb
+import pytest
 from click.testing import CliRunner
 
 from strata.cli import main
@@ -242,6 +243,61 @@ def test_spark_is_told_each_layout_and_which_tables_were_delivered(tmp_path: Pat
     (day / "part-0.parquet").write_bytes(b"PAR1")
     env = dbt_env()
     assert env["STRATA_RAW_LAYOUT"] == "orders=orders.csv.gz,sessions=sessions/"
+
+
+def test_spark_builds_each_model_once_and_runs_every_test(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Step 1 builds the predictions' inputs; the build after the Spark job leaves those models
+    and seeds out but keeps every test (indirect selection off, since by default excluding a
+    model excludes its tests), and the run counts both steps' nodes. `make test-spark` checks
+    the counts against DuckDB's build; here, what dbt is asked."""
+    from strata import orchestrate, spark_predictions
+    from strata.dbt_runner import DbtResult, NodeResult
+    from strata.orchestrate import RunOptions, _build, _prepare_spark, _Run
+    from strata.runs import RunRecord
+
+    def node(kind: str, name: str, status: str) -> NodeResult:
+        return NodeResult(f"{kind}.strata.{name}", kind, name, status, None, 0.1)
+
+    first = DbtResult(["dbt"], 0, [node("model", "int_buyers_summarised", "success")])
+    second = DbtResult(
+        ["dbt"], 0, [node("model", "dim_users", "success"), node("test", "t", "pass")]
+    )
+    monkeypatch.setattr(spark_predictions, "run_step", lambda settings: lambda args, env: first)
+    monkeypatch.setattr(spark_predictions.spark_scoring, "run_job", lambda *a, **k: None)
+    monkeypatch.setattr(orchestrate, "_write_build_record", lambda *a, **k: None)
+    asked: list[tuple[list[str], dict[str, str]]] = []
+
+    def build(settings, args, *, retries, backoff_seconds, env, on_event):
+        asked.append((list(args), dict(env)))
+        return second, 1
+
+    monkeypatch.setattr(orchestrate.dbt_runner, "run_dbt_with_retries", build)
+    settings = Settings(target="spark", db_path=str(tmp_path / "state.duckdb"))
+
+    def run_with(dbt_args: list[str]) -> RunRecord:
+        options = RunOptions.from_settings(settings, command="run", raw_dir=None, dbt_args=dbt_args)
+        record = RunRecord(run_id="r", command="run", started_at="2026-12-05T06:00:00")
+        run = _Run(settings, options, record=record, progress=print, log=print)
+        run.dbt_args = list(dbt_args)
+        assert _prepare_spark(run) is None and _build(run) is None
+        return record
+
+    record = run_with(["build", "--exclude-resource-type", "unit_test"])
+    args, env = asked[-1]
+    assert args[args.index("--exclude") + 1 :][:3] == [
+        "+int_buyers_summarised,resource_type:model",
+        "+int_buyers_summarised,resource_type:seed",
+        "+int_buyers_summarised,resource_type:snapshot",
+    ]
+    assert env["DBT_INDIRECT_SELECTION"] == "empty" and "STRATA_PREDICTIONS_DIR" in env
+    assert (record.models_passed, record.tests_passed) == (2, 1)
+    # a run of a selection builds it as asked, tests selected the usual way
+    record = run_with(["build", "--select", "dim_users", "--exclude-resource-type", "unit_test"])
+    args, env = asked[-1]
+    assert "--exclude" not in args and "DBT_INDIRECT_SELECTION" not in env
+    assert (record.models_passed, record.tests_passed) == (1, 1)
 
 
 def test_publish_refuses_a_spark_target() -> None:

@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from strata.atomic_files import replace_file, write_text_atomic
 from strata.audiences.definitions import DefinitionError
 from strata.audiences.definitions import as_vars as audience_vars
 from strata.audiences.definitions import load as load_audiences
-from strata.dbt_runner import DbtResult, Progress
+from strata.dbt_runner import DbtResult, NodeResult, Progress
 from strata.preflight import RawTable, WarehouseBusy, check_raw_dir, check_warehouse_free
 from strata.project import project_vars
 from strata.publish import SERVING_DB, PublishError, current_manifest, publish
@@ -242,6 +242,10 @@ class _Run:
     slices_before: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     result: DbtResult | None = None
+    # On Spark, what the build gets besides `env` and the nodes built before it (the predictions'
+    # inputs, strata/spark_predictions.py), counted with the build's own
+    build_env: dict[str, str] = field(default_factory=dict)
+    prebuilt: list[NodeResult] = field(default_factory=list)
     # the trigger audiences to publish (docs/triggers.md); None: not known (`strata publish` on
     # its own republishes the daily version only: the definitions are the build's)
     trigger_audiences: list[dict[str, Any]] | None = None
@@ -437,12 +441,24 @@ def _prepare_spark(run: _Run) -> RunOutcome | None:
     settings = run.settings
     if not (run.builds and settings.engine == "spark" and run.dbt_args[0] == "build"):
         return None
+    steps: list[DbtResult] = []
+
+    def step(args: list[str], env: dict[str, str]) -> DbtResult:
+        steps.append(spark_predictions.run_step(settings)(args, env))
+        return steps[-1]
+
     failed = spark_predictions.prepare(
-        settings, run.vars_args, run.env, run.dbt_vars, spark_predictions.run_step(settings)
-    )
-    if failed is None:
-        return None
-    return run.stop("computing the predictions on Spark failed", failed)
+        settings, run.vars_args, run.env, run.dbt_vars, step,
+        full_refresh="--full-refresh" in run.dbt_args,
+    )  # fmt: skip
+    if failed is not None:
+        return run.stop("computing the predictions on Spark failed", failed)
+    if "--select" not in run.dbt_args:
+        # the build leaves out what step 1 built and still runs its tests (spark_predictions)
+        run.dbt_args += spark_predictions.SECOND_STEP_EXCLUDE
+        run.build_env.update(spark_predictions.SECOND_STEP_ENV)
+        run.prebuilt = steps[0].nodes
+    return None
 
 
 def _build(run: _Run) -> RunOutcome | None:
@@ -459,9 +475,11 @@ def _build(run: _Run) -> RunOutcome | None:
         [*run.dbt_args, *run.vars_args],
         retries=options.retries,
         backoff_seconds=options.retry_backoff_seconds,
-        env=run.env,
+        env={**run.env, **run.build_env},
         on_event=run.progress,
     )
+    if run.prebuilt:
+        result = replace(result, nodes=[*run.prebuilt, *result.nodes])
     run.result = result
     _count_nodes(record, result)
     if attempts > 1:

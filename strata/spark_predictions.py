@@ -8,9 +8,14 @@ Python models run (strata.predict.pipeline):
    into the exchange folder (macro `export_relation_to_parquet`);
 2. a Spark job of its own fits on the buyers grouped by the values the fits read and scores
    every buyer in Spark's Python workers (strata/spark_scoring.py: no process holds every
-   buyer), writes `fits/` and `predictions/` as Parquet into the same folder, and the whole
-   build runs with env STRATA_PREDICTIONS_DIR naming it: the Spark versions of
+   buyer), writes `fits/` and `predictions/` as Parquet into the same folder, and the build
+   runs with env STRATA_PREDICTIONS_DIR naming it: the Spark versions of
    `int_customer_models_fitted` and `int_buyer_predictions_scored` read them.
+
+The build that follows a whole-project run (no `--select`) leaves out the models and seeds step 1
+built (`SECOND_STEP_EXCLUDE`) and runs every data test, theirs included: no model is built twice.
+dbt's indirect selection is turned off for it (`SECOND_STEP_ENV`), because by default excluding a
+model also excludes its tests. A run with `--select` builds its selection as asked.
 
 The exchange folder must be readable by Spark and by this process: the warehouse's state folder
 for the local `spark` target; for a cluster (`spark_thrift`), storage both reach (setting
@@ -34,6 +39,13 @@ from strata.project import project_vars
 from strata.settings import Settings
 
 SUMMARY_MODEL = "int_buyers_summarised"
+# What the build after step 1 leaves out: the nodes step 1 built, not their tests.
+SECOND_STEP_EXCLUDE = [
+    "--exclude",
+    *(f"+{SUMMARY_MODEL},resource_type:{kind}" for kind in ("model", "seed", "snapshot")),
+]
+# Select exactly what is named: everything, but for the nodes above, with every test
+SECOND_STEP_ENV = {"DBT_INDIRECT_SELECTION": "empty"}
 
 
 def exchange_dir(settings: Settings) -> Path:
@@ -54,6 +66,8 @@ def prepare(
     env: dict[str, str],
     dbt_vars: Mapping[str, Any],
     run: Callable[[list[str], dict[str, str]], DbtResult],
+    *,
+    full_refresh: bool = False,
 ) -> DbtResult | None:
     """Steps 1 and 2. Returns the failed dbt result if step 1 failed, else None; on success
     `env` names the exchange folder for the build that follows."""
@@ -61,9 +75,10 @@ def prepare(
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     first = run(
-        # the models and seeds only: the whole build that follows runs every test
+        # the models and seeds only: the build that follows runs every test
         ["build", "--select", f"+{SUMMARY_MODEL}", "--exclude-resource-type", "unit_test",
-         "--exclude-resource-type", "test", *vars_args],
+         "--exclude-resource-type", "test", *(["--full-refresh"] if full_refresh else []),
+         *vars_args],
         env,
     )  # fmt: skip
     if not first.ok:

@@ -35,6 +35,8 @@ import duckdb
 # Bookkeeping of the incremental tables (strata/incremental.py): not compared. Spark, which
 # always builds in full, has none of their values to match.
 from strata.incremental import BOOKKEEPING_COLUMNS
+from strata.runs import read_runs
+from strata.settings import load_settings
 
 DEFAULT_SCHEMAS = ("reference", "staging", "intermediate", "marts", "triggers")
 # Doubles are compared to this many significant digits: the engines sum and average in
@@ -322,9 +324,34 @@ def report(results: list[TableComparison], out=None) -> bool:
     type=click.Path(path_type=Path),
     help="Also write the totals as JSON here (make bench's Spark row).",
 )
-def main(duckdb_path: Path, spark_dir: Path, schemas: tuple[str, ...], out: Path | None) -> None:
+@click.option(
+    "--duckdb-results",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The DuckDB build's run_results.json: with --spark-db, also check that the Spark run "
+    "built every model and seed and ran every data test of it, each once.",
+)
+@click.option(
+    "--spark-db",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The --db of the `strata run --target spark` compared (its run history is read).",
+)
+def main(
+    duckdb_path: Path,
+    spark_dir: Path,
+    schemas: tuple[str, ...],
+    out: Path | None,
+    duckdb_results: Path | None,
+    spark_db: Path | None,
+) -> None:
     """Compare a DuckDB build of strata with a local Spark build, row for row."""
     schemas = tuple(name.strip() for value in schemas for name in value.split(",") if name.strip())
+    if duckdb_results and spark_db:
+        problems = node_count_differences(duckdb_results, spark_db)
+        for problem in problems:
+            click.echo(f"strata: {problem}", err=True)
+        if problems:
+            sys.exit(1)
+        click.echo("nodes: the Spark run built and tested what the DuckDB build did, each once")
     if not duckdb_path.is_file():
         click.echo(f"strata: no DuckDB build at {duckdb_path}", err=True)
         sys.exit(2)
@@ -347,6 +374,40 @@ def main(duckdb_path: Path, spark_dir: Path, schemas: tuple[str, ...], out: Path
             )
         )
     sys.exit(0 if agreed else 1)
+
+
+def node_count_differences(duckdb_results: Path, spark_db: Path) -> list[str]:
+    """The Spark run builds in two steps around the predictions (strata/spark_predictions.py),
+    the second leaving out what the first built: it must still build every model and seed and
+    run every data test the DuckDB build did, none twice. Compared by count, from the DuckDB
+    build's run_results.json (unit tests aside: `strata run` does not run them) and the Spark
+    run's record in its history. Returns what differs."""
+    results = json.loads(duckdb_results.read_text())["results"]
+
+    def counted(kinds: tuple[str, ...], statuses: tuple[str, ...]) -> int:
+        return sum(
+            1
+            for result in results
+            if result["unique_id"].split(".")[0] in kinds and result["status"] in statuses
+        )
+
+    runs = read_runs(load_settings(db_path=str(spark_db)).history_file)
+    if not runs:
+        return [f"no run recorded for {spark_db}"]
+    spark = runs[-1]
+    pairs = [
+        ("models and seeds built", counted(("model", "seed"), ("success",)), spark.models_passed),
+        (
+            "data tests passed or warned",
+            counted(("test",), ("pass", "warn")),
+            spark.tests_passed + spark.tests_warned,
+        ),
+    ]
+    return [
+        f"{what}: {on_duckdb} on DuckDB, {on_spark} on Spark"
+        for what, on_duckdb, on_spark in pairs
+        if on_duckdb != on_spark
+    ]
 
 
 def compare(duckdb_path: Path, spark_dir: Path, schemas: Sequence[str]) -> list[TableComparison]:
