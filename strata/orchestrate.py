@@ -442,9 +442,10 @@ def _prepare_spark(run: _Run) -> RunOutcome | None:
     if not (run.builds and settings.engine == "spark" and run.dbt_args[0] == "build"):
         return None
     steps: list[DbtResult] = []
+    run_step = spark_predictions.run_step(settings)
 
     def step(args: list[str], env: dict[str, str]) -> DbtResult:
-        steps.append(spark_predictions.run_step(settings)(args, env))
+        steps.append(run_step(args, env))
         return steps[-1]
 
     failed = spark_predictions.prepare(
