@@ -276,6 +276,30 @@ def test_growth_beyond_the_allowance_is_marked_over() -> None:
     assert growth_table([small]) == []  # nothing to compare without the 10M step
 
 
+def test_the_10m_step_prints_its_strata_run_and_its_growth() -> None:
+    """Issue #27: the 10M `strata run` (build, tests, publish) completes and its time is printed,
+    grown from the smaller size's new-day `strata run`; its memory counts against the target."""
+    small, big = result(1_000_000, day([])), result(10_000_000, ten_m_slot=True)
+    text = render([small, big], INFO, 1, "3GB")
+    assert "`strata run` for the new day: not run (--no-strata-run)" in text
+    big.daily_run = Step(99.0, 17 * 1024**3, {"model.strata.m_marts": 60.0})
+    text = render([small, big], INFO, 1, "3GB")
+    assert (
+        "(the new day's build, tests and publish, one command) **99.0 s**, peak RSS 17.00" in text
+    )
+    assert (
+        "| `strata run`, the new day (build, tests, publish) | 9.0 | 99.0 | 11.0x | within |"
+        in text
+    )
+    assert "peak RSS **17.00 GB** (strata run; target: under 16 GB)" in text
+    assert "| 2.00 | 17.00 | 8.5x | **over the target** |" in text
+    assert "- 10,000,000 users: m_marts 60.0 s" in text  # its slowest nodes
+    big.daily_run, big.daily_run_error = None, "strata run --raw-dir x failed (exit 1)"
+    assert "`strata run` for the new day **failed** (strata run --raw-dir" in render(
+        [small, big], INFO, 1, "3GB"
+    )
+
+
 def test_the_report_prints_the_prediction_models_time() -> None:
     sized = result(1_000)
     sized.phases["intermediate"].node_seconds.update(

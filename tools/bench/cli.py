@@ -35,7 +35,11 @@ def _sizes(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
     show_default=True,
     help="Sizes to measure in full (repeat, or separate by commas or spaces).",
 )
-@click.option("--with-10m", is_flag=True, help="Add the 10M-user step (build and baseline).")
+@click.option(
+    "--with-10m",
+    is_flag=True,
+    help="Add the 10M-user step (build, baseline, and the new day's `strata run`).",
+)
 @click.option(
     "--ten-m-users",
     type=click.IntRange(min=1),
@@ -125,7 +129,8 @@ def main(
         results.append(
             bench.run_size(
                 size,
-                # The 10M step measures generate, the build and the baseline.
+                # The 10M step measures generate, the build, the baseline and, unless
+                # --no-strata-run, `strata run` for the new day (Bench.daily_run).
                 new_day=not (no_new_day or ten_m_slot),
                 floor=not (no_floor or ten_m_slot),
                 strata_run=not no_strata_run,

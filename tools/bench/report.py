@@ -142,7 +142,9 @@ def rss_table(results: list[SizeResult]) -> list[str]:
             + " | ".join(
                 _gib(step.peak_rss_bytes) if step else "-"
                 for step in (
-                    (day.incremental, day.full_refresh, day.strata_run) if day else (None,) * 3
+                    (day.incremental, day.full_refresh, day.strata_run)
+                    if day
+                    else (None, None, r.daily_run)
                 )
             )
             + " |"
@@ -166,7 +168,16 @@ def slowest(results: list[SizeResult]) -> list[str]:
         for r in days:
             assert r.new_day is not None and r.new_day.incremental is not None
             lines.append(f"- {r.users:,} users: {_top(r.new_day.incremental.node_seconds)}")
+    runs = [(r, step) for r in results if (step := _daily_strata_run(r)) and step.node_seconds]
+    if runs:
+        lines += ["", "Slowest nodes of the new day's `strata run` (build and tests):"]
+        lines += [f"- {r.users:,} users: {_top(step.node_seconds)}" for r, step in runs]
     return lines
+
+
+def _daily_strata_run(r: SizeResult) -> Step | None:
+    """`strata run --as-of NEW_DAY` at this size: the new day's, or the 10M step's."""
+    return r.new_day.strata_run if r.new_day else r.daily_run
 
 
 # Issue #27: from 1M to 10M users, every phase and the slowest models grow at most 12x, that is
@@ -218,6 +229,15 @@ def growth_table(results: list[SizeResult]) -> list[str]:
     lines += [
         row(phase, small.phases[phase].seconds, big.phases[phase].seconds) for phase in PHASES
     ]
+    small_run, big_run = _daily_strata_run(small), _daily_strata_run(big)
+    if small_run or big_run:
+        lines.append(
+            row(
+                "`strata run`, the new day (build, tests, publish)",
+                small_run.seconds if small_run else None,
+                big_run.seconds if big_run else None,
+            )
+        )
     lines += [
         row(f"`{node.split('.')[-1]}`", small_nodes.get(node), big_nodes.get(node))
         for node in slowest
@@ -301,9 +321,21 @@ def issue_figures(results: list[SizeResult], headline_users: int) -> list[str]:
             f"**{_gb(big.peak_rss_bytes)}** ({big.peak_phase}; target: under 16 GB); "
             f"dim_users and upstream against the baseline: **{_x(big.baseline_ratio)}** "
             f"({big.same_answer_seconds:.1f} s against {big.baseline_seconds or 0:.1f} s; "
-            f"{big.agreement})"
+            f"{big.agreement}); {_ten_m_strata_run(big)}"
         )
     return lines
+
+
+def _ten_m_strata_run(big: SizeResult) -> str:
+    """Issue #27: the 10M `strata run` completes, and its time is printed."""
+    if big.daily_run_error:
+        return f"`strata run` for the new day **failed** ({big.daily_run_error})"
+    if big.daily_run is None:
+        return "`strata run` for the new day: not run (--no-strata-run)"
+    return (
+        f"`strata run --as-of {NEW_DAY}` (the new day's build, tests and publish, one command) "
+        f"**{big.daily_run.seconds:.1f} s**, peak RSS {_gb(big.daily_run.peak_rss_bytes)}"
+    )
 
 
 def spark_line(r: SizeResult) -> str:
