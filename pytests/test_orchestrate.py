@@ -83,6 +83,31 @@ def test_transient_failure_after_results_uses_dbt_retry_with_backoff(
     assert pauses == [1.0, 2.0]
 
 
+OUT_OF_MEMORY = (
+    "Out of Memory Error: failed to allocate data of size 512.0 MiB (2.3 GiB/2.7 GiB used)"
+)
+
+
+def test_a_model_out_of_memory_is_retried_in_a_new_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """DuckDB can fail to allocate in a long dbt process what a fresh one builds within the same
+    limit (measured at 10M users): `dbt retry` builds what failed and what was skipped."""
+    calls = fake_dbt(monkeypatch, [
+        DbtResult(["dbt"], 1, [node("success"), node("error", OUT_OF_MEMORY)], []),
+        DbtResult(["dbt"], 0, [node("success")], []),
+    ])  # fmt: skip
+    result, attempts = run_dbt_with_retries(settings(tmp_path), ["build"], sleep=lambda _: None)
+    assert result.ok and attempts == 2
+    assert calls == [["build"], ["retry"]]
+    # beside a model that failed on its own terms, it is a real failure
+    fake_dbt(monkeypatch, [
+        DbtResult(["dbt"], 1, [node("error", OUT_OF_MEMORY), node("error", "Binder Error: x")], []),
+    ])  # fmt: skip
+    _, attempts = run_dbt_with_retries(settings(tmp_path), ["build"], sleep=lambda _: None)
+    assert attempts == 1
+
+
 def test_a_failing_test_is_not_retried(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls = fake_dbt(monkeypatch, [
         DbtResult(["dbt"], 1, [node("fail", "Got 3 results", kind="test")], []),
