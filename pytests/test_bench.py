@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 from click.testing import CliRunner
 
 from tools.baseline import run_baseline, run_floor
@@ -18,9 +19,16 @@ from tools.bench.checks import schema_differences
 from tools.bench.cli import _sizes
 from tools.bench.cli import main as bench_main
 from tools.bench.deliveries import deliver, split_deliveries
-from tools.bench.measure import Step, run_measured, step_command, step_env, tree_rss_bytes
+from tools.bench.measure import (
+    Step,
+    StepFailed,
+    run_measured,
+    step_command,
+    step_env,
+    tree_rss_bytes,
+)
 from tools.bench.report import growth_table, render, write_docs
-from tools.bench.run import NewDay, SizeResult, SparkBench
+from tools.bench.run import Bench, NewDay, SizeResult, SparkBench
 from tools.bench.step import main as step_main
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -214,6 +222,51 @@ def test_a_step_counts_the_memory_of_a_descendant_nobody_waits_for(tmp_path: Pat
     assert step.peak_rss_bytes > 300 * 1024**2
     assert tree_rss_bytes(os.getpid()) > 10 * 1024**2  # this process, at least
     assert tree_rss_bytes(2**22 + 1) == 0  # no such process
+
+
+# A stand-in for dbt: `run` builds model a and fails model b with the message given, as dbt
+# writes it into run_results.json; `retry` builds b.
+FAKE_DBT = """\
+import json, os, pathlib, sys
+target = pathlib.Path(os.environ["DBT_TARGET_PATH"])
+target.mkdir(parents=True, exist_ok=True)
+def node(name, status, seconds, message=None):
+    return {"unique_id": "model.strata." + name, "status": status, "execution_time": seconds,
+            "message": message}
+if "retry" in sys.argv:
+    results, code = [node("b", "success", 3.0)], 0
+else:
+    results = [node("a", "success", 1.0), node("b", "error", 0.5, sys.argv[-1])]
+    code = 1
+(target / "run_results.json").write_text(json.dumps({"results": results}))
+sys.exit(code)
+"""
+
+
+def test_a_phase_out_of_memory_is_retried_as_strata_run_retries_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 10M users a model ran out of memory in the intermediate phase's long dbt process and
+    built alone in a new one: the bench retries as `strata run` does, counts both attempts and
+    says so; a model that fails on its own terms still stops the bench."""
+    script = tmp_path / "dbt"
+    script.write_text(f"#!{sys.executable}\n{FAKE_DBT}")
+    script.chmod(0o755)
+    monkeypatch.setattr("tools.bench.run.dbt_executable", lambda: str(script))
+    bench = Bench(tmp_path / "work", 1, "3GB")
+    bench.work.mkdir()
+    env = {"DBT_TARGET_PATH": str(bench.target), "PATH": os.environ["PATH"]}
+    out_of_memory = "Out of Memory Error: failed to allocate data of size 512.0 MiB"
+    step = bench.dbt(["run", "-s", "intermediate", out_of_memory], env, DAY)
+    assert step.retries == 1
+    assert step.node_seconds == {"model.strata.a": 1.0, "model.strata.b": 3.0}
+    sized = result(1_000)
+    sized.phases["intermediate"] = step
+    text = render([sized], INFO, 1, "3GB", 1_000)
+    assert "(the phase's seconds count both attempts): 1,000 users' intermediate" in text
+    with pytest.raises(StepFailed):
+        bench.dbt(["run", "-s", "intermediate", "Binder Error: no column x"], env, DAY)
+    assert "Retried" not in render([result(1_000)], INFO, 1, "3GB", 1_000)
 
 
 def result(users: int, new_day: NewDay | None = None, *, ten_m_slot: bool = False) -> SizeResult:

@@ -39,6 +39,9 @@ class Step:
     seconds: float
     peak_rss_bytes: int
     node_seconds: dict[str, float] = field(default_factory=dict)
+    # dbt retries after a transient failure (out of memory), as `strata run` makes them; the
+    # seconds and memory above count every attempt
+    retries: int = 0
 
     @property
     def model_seconds(self) -> float:
@@ -49,7 +52,13 @@ class Step:
 
 
 class StepFailed(RuntimeError):
-    """A measured command exited with an error; the message names its log."""
+    """A measured command exited with an error; the message names its log. It carries what the
+    failed attempt measured, for a retry that counts it."""
+
+    def __init__(self, message: str, seconds: float = 0.0, peak_rss_bytes: int = 0) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+        self.peak_rss_bytes = peak_rss_bytes
 
 
 def run_measured(command: Sequence[str], env: dict[str, str], cwd: Path, log: Path) -> Step:
@@ -68,10 +77,13 @@ def run_measured(command: Sequence[str], env: dict[str, str], cwd: Path, log: Pa
             sampler.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        raise StepFailed(f"{' '.join(command[:4])} failed (exit {process.returncode}); see {log}")
     # ru_maxrss is in kibibytes on Linux.
-    return Step(seconds=seconds, peak_rss_bytes=max(usage.ru_maxrss * 1024, sampler.peak_bytes))
+    peak = max(usage.ru_maxrss * 1024, sampler.peak_bytes)
+    if process.returncode != 0:
+        raise StepFailed(
+            f"{' '.join(command[:4])} failed (exit {process.returncode}); see {log}", seconds, peak
+        )
+    return Step(seconds=seconds, peak_rss_bytes=peak)
 
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

@@ -83,6 +83,19 @@ def full_build_table(results: list[SizeResult]) -> list[str]:
             + f" | {_x(r.floor_ratio) if r.floor_seconds else '-'} | "
             f"{_gb(r.peak_rss_bytes)} ({r.peak_phase}) | {_gb(r.warehouse_bytes)} |"
         )
+    retried = [
+        f"{r.users:,} users' {phase}"
+        for r in results
+        for phase in PHASES
+        if r.phases[phase].retries
+    ]
+    if retried:
+        lines += [
+            "",
+            f"Retried with `dbt retry` after a transient failure, as `strata run` does (the "
+            f"phase's seconds count both attempts): {', '.join(retried)}; the bench's log says "
+            "which model failed and why.",
+        ]
     return lines
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from strata.dbt_runner import dbt_executable
+from strata.dbt_runner import DbtResult, dbt_executable, is_transient, read_run_results
 from strata.settings import find_project_dir, load_settings
 from tools.bench.deliveries import deliver
 from tools.bench.measure import (
@@ -278,10 +278,34 @@ class Bench:
         env = dict(env)
         if args[0] != "parse" or parse_vars:
             env["STRATA_AS_OF_DATE"] = as_of.isoformat()
-        step = self.measure(command, env)
+        try:
+            step = self.measure(command, env)
+        except StepFailed as failure:
+            if args[0] == "parse" or not self._transient_failure():
+                raise
+            return self._retried(failure, env)
         if args[0] != "parse":
             step.node_seconds = node_timings(self.target)
         return step
+
+    def _transient_failure(self) -> bool:
+        """Whether the dbt command that just failed failed as `strata run` would try again (a
+        model out of memory in a long process, a held lock: strata.dbt_runner.is_transient)."""
+        nodes = read_run_results(self.target / "run_results.json")
+        return bool(nodes) and is_transient(DbtResult(["dbt"], 1, nodes))
+
+    def _retried(self, failure: StepFailed, env: dict[str, str]) -> Step:
+        """`dbt retry` after a transient failure, as `strata run` makes it: a new process builds
+        what failed and what was skipped. The phase counts both attempts' time and memory, and
+        each node its last attempt."""
+        first = node_timings(self.target)
+        retry = self.measure([dbt_executable(), "--no-use-colors", "retry"], env)
+        return Step(
+            seconds=failure.seconds + retry.seconds,
+            peak_rss_bytes=max(failure.peak_rss_bytes, retry.peak_rss_bytes),
+            node_seconds={**first, **node_timings(self.target)},
+            retries=1,
+        )
 
     def data(self, users: int, regenerate: bool) -> tuple[Path, Step | None]:
         """The generated data up to NEW_DAY, by the product's own `strata generate` in a process
