@@ -108,6 +108,28 @@ def test_a_model_out_of_memory_is_retried_in_a_new_process(
     assert attempts == 1
 
 
+def test_dbt_retry_builds_the_audiences_of_the_failed_build(published_copy) -> None:
+    """The retry is real dbt: `dbt retry` reads the failed build's vars back from
+    run_results.json. With a null in the audiences' definitions (an audience without
+    measure_from) every retry stopped on dim_audiences, "value None is not a date literal"
+    (found at 10M users); the definitions now hold no null, and the retry builds it."""
+    settings = load_settings(db_path=str(published_copy.db))
+    results_file = dbt_runner.target_path(settings) / "run_results.json"
+    results = json.loads(results_file.read_text())
+    assert any(audience.get("goal") for audience in results["args"]["vars"]["audiences"])
+    for result in results["results"]:
+        if result["unique_id"] == "model.strata.dim_audiences":
+            result["status"] = "error"  # as if it had failed on a held lock
+    results_file.write_text(json.dumps(results))
+    retried = dbt_runner.run_dbt(
+        settings, ["retry"], env={"STRATA_RAW_DIR": str(published_copy.raw)}
+    )
+    assert retried.ok, retried.errors[-3:]
+    assert [
+        (node.name, node.status) for node in retried.nodes if node.resource_type == "model"
+    ] == [("dim_audiences", "success")]
+
+
 def test_a_failing_test_is_not_retried(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls = fake_dbt(monkeypatch, [
         DbtResult(["dbt"], 1, [node("fail", "Got 3 results", kind="test")], []),

@@ -114,8 +114,11 @@ class Audience:
     depends_on: list[str] = field(default_factory=list)
 
     def as_var(self) -> dict[str, Any]:
-        """The plain form the dbt macros read (var `audiences`)."""
-        return {
+        """The plain form the dbt macros read (var `audiences`). No value is null: `dbt retry`
+        reads the failed build's vars back from run_results.json, and a null did not come back as
+        a null (found at 10M users: every retry of a build stopped on `dim_audiences`, "value
+        None is not a date literal"); the macros read an absent `measure_from` as none."""
+        plain = {
             "name": self.name,
             "kind": self.kind,
             "owner": self.owner,
@@ -124,10 +127,12 @@ class Audience:
             "goal": self.goal,
             "source": self.source,
             "has_history": self.has_history,
-            "measure_from": self.measure_from,
             "text": self.text,
             "spec": self.spec,
         }
+        if self.measure_from is not None:
+            plain["measure_from"] = self.measure_from
+        return plain
 
 
 # ---- reading YAML with lines --------------------------------------------------------------------
