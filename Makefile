@@ -175,8 +175,8 @@ test-spark: install-spark
 
 # ---- Benchmark (issue #9, docs/benchmarks.md): prints figures, asserts none ----
 # BENCH_USERS: the sizes; BENCH_10M=1 adds the 10M-user step (generate, build, baseline and the
-# new day's `strata run`; hours on 2 cores, see docs/benchmarks.md); BENCH_SPARK=1 adds the Spark row at
-# BENCH_SPARK_USERS (strata run --target spark beside DuckDB's, every mart compared).
+# new day's `strata run`; hours on 2 cores, see docs/benchmarks.md); BENCH_SPARK=1 adds the
+# Spark row at BENCH_SPARK_USERS (strata run --target spark beside DuckDB's, every mart compared).
 BENCH_USERS ?= 100000 1000000
 BENCH_DOCS ?= docs/benchmarks.md
 # dbt threads for the benchmark: 1, because DuckDB already spreads each model over every core.

@@ -263,6 +263,13 @@ def _parse_event(line: str) -> dict | None:
     return event if isinstance(event, dict) else None
 
 
+def node_name(unique_id: str) -> str:
+    """A node's name from its unique_id: test.<package>.<name>[.<hash>] is named by its third
+    part (a data test's hash says nothing to a reader); every other kind ends with its name."""
+    parts = unique_id.split(".")
+    return parts[2] if parts[0] == "test" and len(parts) > 2 else parts[-1]
+
+
 def read_run_results(path: Path) -> list[NodeResult]:
     """The nodes of run_results.json; empty when dbt stopped before writing it."""
     if not path.is_file():
@@ -271,13 +278,11 @@ def read_run_results(path: Path) -> list[NodeResult]:
     nodes = []
     for result in document.get("results", []):
         unique_id = result["unique_id"]
-        parts = unique_id.split(".")
         nodes.append(
             NodeResult(
                 unique_id=unique_id,
-                resource_type=parts[0],
-                # test.<package>.<name>[.<hash>]; every other kind ends with its name
-                name=parts[2] if parts[0] == "test" else parts[-1],
+                resource_type=unique_id.split(".")[0],
+                name=node_name(unique_id),
                 status=str(result.get("status")),
                 message=result.get("message"),
                 seconds=float(result.get("execution_time") or 0.0),
@@ -308,6 +313,8 @@ class Progress:
 # users: int_stage_change_points_listed failed to allocate 512 MiB after the seven models before
 # it in the same process, about four minutes, then built in 98.5 s alone; docs/benchmarks.md).
 # The retry is `dbt retry`, a new process that builds only what failed and what was skipped.
+# Where the model's own work does not fit the limit, the retry fails the same way (the 10M new
+# day's change points, docs/benchmarks.md).
 TRANSIENT_PATTERNS = (
     "out of memory error",
     "could not set lock on file",

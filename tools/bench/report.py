@@ -8,6 +8,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+from strata.dbt_runner import node_name
 from tools.bench.measure import Step
 from tools.bench.run import END_DATE, NEW_DAY, PHASES, SizeResult
 
@@ -165,16 +166,9 @@ def rss_table(results: list[SizeResult]) -> list[str]:
     return lines
 
 
-def _node_name(unique_id: str) -> str:
-    """A node's name: test.<package>.<name>.<hash> is named by its third part, a data test's
-    hash saying nothing to a reader; every other kind ends with its name."""
-    parts = unique_id.split(".")
-    return parts[2] if parts[0] == "test" and len(parts) > 2 else parts[-1]
-
-
 def _top(nodes: dict[str, float], count: int = 5) -> str:
     top = sorted(nodes.items(), key=lambda item: -item[1])[:count]
-    return ", ".join(f"{_node_name(name)} {seconds:.1f} s" for name, seconds in top)
+    return ", ".join(f"{node_name(name)} {seconds:.1f} s" for name, seconds in top)
 
 
 def slowest(results: list[SizeResult]) -> list[str]:
@@ -259,7 +253,7 @@ def growth_table(results: list[SizeResult]) -> list[str]:
             )
         )
     lines += [
-        row(f"`{_node_name(node)}`", small_nodes.get(node), big_nodes.get(node)) for node in slowest
+        row(f"`{node_name(node)}`", small_nodes.get(node), big_nodes.get(node)) for node in slowest
     ]
     before, after = small.peak_rss_bytes / 1024**3, big.peak_rss_bytes / 1024**3
     lines.append(
