@@ -8,7 +8,8 @@ the same files for the same as-of date, row for row:
 
 1. new deliveries, day after day;
 2. a delivery of later versions of old orders (refunds) and one that repeats old session ids,
-   some identical and some with other content;
+   some identical and some with other content, among them every session of one user, who is
+   then left with no rows;
 3. a re-delivered (rewritten) old file: the base models fall back to a full build, saying why;
 4. a changed var: the models it affects fall back to a full build;
 5. an as-of date earlier than the last build's: a full build;
@@ -55,6 +56,13 @@ def modes(db: Path) -> dict[str, tuple[str, str]]:
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute("select model, mode, reason from strata_meta.incremental_state")
         return {model: (mode, reason) for model, mode, reason in rows.fetchall()}
+
+
+def user_days_of(db: Path, user_id: str) -> int:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "select count(*) from intermediate.int_user_days_aggregated where user_id = ?", [user_id]
+        ).fetchone()[0]
 
 
 def run_and_compare(shop: Shop, as_of: dt.date, *extra: str, dbt_vars: str | None = None) -> str:
@@ -114,7 +122,25 @@ def test_incremental_builds_equal_full_refreshes(shop: Shop) -> None:
             f" from read_parquet('{sessions}') where hash(session_id) % 50 = 0)"
             f" to '{shop.raw / 'sessions' / 'resent'}.parquet' (format parquet)"
         )
+        # a user without orders whose every session so far comes again with other content: all
+        # the copies are quarantined, so the user has no rows left, and an incremental build must
+        # remove the user's stored rows, not only replace them with new ones
+        (lost,) = con.execute(
+            f"select user_id from read_parquet('{shop.raw / 'sessions'}/*.parquet', filename=true)"
+            " where user_id is not null group by user_id"
+            " having bool_and(filename like '%0000-history%') and user_id not in"
+            f" (select user_id from read_parquet('{shop.raw / 'orders'}/*.parquet')"
+            "  where user_id is not null)"
+            " order by user_id limit 1"
+        ).fetchone()
+        con.execute(
+            "copy (select * replace (case when page_views = '96' then '95' else '96' end"
+            f" as page_views) from read_parquet('{sessions}') where user_id = '{lost}')"
+            f" to '{shop.raw / 'sessions' / 'forgotten'}.parquet' (format parquet)"
+        )
+    assert user_days_of(shop.db, lost) > 0
     run_and_compare(shop, day(2))
+    assert user_days_of(shop.db, lost) == 0
     assert modes(shop.db)["base_shop__orders"][0] == "incremental"
     assert modes(shop.db)["base_shop__sessions"][0] == "incremental"
 

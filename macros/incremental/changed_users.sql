@@ -63,8 +63,10 @@
 
 
 {#- The pre-hook of a user-keyed incremental model: incremental_pre_hook(), and in an incremental
-    build the removal of every stored row of the users to compute again (the model then appends
-    their rows; a user left with no rows is thereby gone too). -#}
+    build the list of the users to compute again, into a temporary table (changed_users_relation)
+    from which the strategy strata_replace removes their stored rows once their new rows are
+    computed. It is listed here, before the state is recorded, from the same literals as the
+    model's own filter, so both name the same users. -#}
 {% macro user_rows_pre_hook(stage_thresholds=false) %}
     {% if target.type != 'duckdb' or not execute %}
         {{ return('select 1') }}
@@ -73,10 +75,18 @@
     {% set plan = incremental_plan(as_of_date) %}
     {% set sql = incremental_pre_hook(plan, as_of_date) %}
     {% if plan.mode == 'incremental' %}
-        {% set sql = 'delete from ' ~ this ~ ' where user_id in ('
-            ~ changed_users_sql(plan, as_of_date, stage_thresholds) ~ '); ' ~ sql %}
+        {% set sql = 'create or replace temporary table ' ~ changed_users_relation() ~ ' as '
+            ~ changed_users_sql(plan, as_of_date, stage_thresholds) ~ '; ' ~ sql %}
     {% endif %}
     {{ return(sql) }}
+{% endmacro %}
+
+
+{#- The temporary table of the users an incremental build of the current user-keyed model
+    computes again (user_rows_pre_hook writes it, the strategy strata_replace reads and drops it,
+    all in the model's transaction and connection). -#}
+{% macro changed_users_relation() %}
+    {{ return(adapter.quote('strata_changed_users__' ~ model.name)) }}
 {% endmacro %}
 
 
@@ -118,14 +128,14 @@
 
 
 {#- The config of a user-keyed incremental model (user-days, stage change points, stages,
-    history): built on DuckDB by appending the rows of the users to compute again, after the
-    pre-hook removed their stored rows. -#}
+    history): built on DuckDB by computing the rows of the users to compute again, then replacing
+    their stored rows with them (the strategy strata_replace). -#}
 {% macro user_keyed_incremental_config(
     inputs, stage_thresholds=true, on_schema_change='sync_all_columns'
 ) %}
     {% do config(
         materialized=incremental_materialization(),
-        incremental_strategy='append',
+        incremental_strategy='strata_replace',
         on_schema_change=on_schema_change,
         meta={
             'incremental_inputs': inputs,

@@ -133,8 +133,9 @@
 
 
 {#- The pre-hook of every incremental model, run in the build's transaction before its rows are
-    written: a full build of a stored table empties it first (the model then inserts every row),
-    and the state this build will leave is recorded (rolled back with the build if it fails). -#}
+    written: the state this build will leave is recorded (rolled back with the build if it fails).
+    It deletes nothing: the strategy strata_replace removes the rows to replace once the new rows
+    are computed. -#}
 {% macro incremental_pre_hook(plan, as_of_date=none) %}
     {% if target.type != 'duckdb' or not execute %}
         {{ return('select 1') }}
@@ -143,9 +144,6 @@
     {% set last_full_at = build_started_at_literal() if plan.mode == 'full' else (
         'cast(' ~ strata_quote_literal(plan.previous.last_full_at) ~ ' as timestamp)') %}
     {% set sql %}
-        {% if is_incremental() and plan.mode == 'full' -%}
-            delete from {{ this }};
-        {%- endif %}
         delete from {{ relation }} where model = {{ strata_quote_literal(model.name) }};
         insert into {{ relation }} values (
             {{ strata_quote_literal(model.name) }},
@@ -172,4 +170,34 @@
         'select cast(as_of_date as varchar) from ' ~ ref('int_as_of_dates_resolved')
     ).rows %}
     {{ return(rows[0][0]) }}
+{% endmacro %}
+
+
+{#- The incremental strategy of strata's incremental models on DuckDB (`strata_replace`), called
+    by the materialization once the model's new rows are in a temporary table: it deletes the rows
+    they replace, then inserts them. Deleting after the new rows are computed, not in the pre-hook
+    before, is what lets a new day at 10M users fit the memory limit: a delete of millions of rows
+    held open in the transaction left too little memory for the model's own query (issue #27,
+    docs/decisions.md "Delete after the new rows are computed"). The rows replaced are, by this
+    build's recorded mode (incremental_pre_hook): every stored row in a full build of a stored
+    table; otherwise, with a `unique_key`, the stored rows under the new rows' keys (dbt's
+    delete+insert), and without one the stored rows of the users the pre-hook listed
+    (user_rows_pre_hook, changed_users_relation), so that a user left with no rows is gone too. -#}
+{% macro get_incremental_strata_replace_sql(arg_dict) %}
+    {% set target = arg_dict['target_relation'] %}
+    {% set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) %}
+    {% set insert %}
+        insert into {{ target }} ({{ columns }})
+        select {{ columns }} from {{ arg_dict['temp_relation'] }}
+    {% endset %}
+    {% if recorded_incremental_state(model.name).mode == 'full' %}
+        {{ return('delete from ' ~ target ~ ';\n' ~ insert) }}
+    {% elif arg_dict['unique_key'] %}
+        {{ return(get_incremental_delete_insert_sql(arg_dict)) }}
+    {% endif %}
+    {% set changed = changed_users_relation() %}
+    {{ return(
+        'delete from ' ~ target ~ ' where user_id in (select user_id from ' ~ changed ~ ');\n'
+        ~ insert ~ ';\ndrop table ' ~ changed
+    ) }}
 {% endmacro %}

@@ -140,7 +140,7 @@
 {% macro raw_delivery_config(table, key_column, incremental_vars, incremental_seeds) %}
     {% do config(
         materialized=incremental_materialization(),
-        incremental_strategy='delete+insert',
+        incremental_strategy='strata_replace',
         unique_key=['source_file', 'source_row'],
         on_schema_change='sync_all_columns',
         meta={'incremental_vars': incremental_vars, 'incremental_seeds': incremental_seeds},
