@@ -185,19 +185,41 @@
     (user_rows_pre_hook, changed_users_relation), so that a user left with no rows is gone too. -#}
 {% macro get_incremental_strata_replace_sql(arg_dict) %}
     {% set target = arg_dict['target_relation'] %}
-    {% set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) %}
-    {% set insert %}
-        insert into {{ target }} ({{ columns }})
-        select {{ columns }} from {{ arg_dict['temp_relation'] }}
-    {% endset %}
     {% if recorded_incremental_state(model.name).mode == 'full' %}
-        {{ return('delete from ' ~ target ~ ';\n' ~ insert) }}
+        {% set sql = 'delete from ' ~ target ~ ';\n' ~ strata_insert_sql(arg_dict) %}
     {% elif arg_dict['unique_key'] %}
-        {{ return(get_incremental_delete_insert_sql(arg_dict)) }}
+        {% set sql = get_incremental_delete_insert_sql(arg_dict) %}
+    {% else %}
+        {% set changed = changed_users_relation() %}
+        {% set sql = 'delete from ' ~ target ~ ' where user_id in (select user_id from '
+            ~ changed ~ ');\n' ~ strata_insert_sql(arg_dict) ~ ';\ndrop table ' ~ changed %}
     {% endif %}
-    {% set changed = changed_users_relation() %}
+    {{ return(sql ~ ';\n' ~ drop_strategy_temp_sql(arg_dict)) }}
+{% endmacro %}
+
+
+{#- The incremental strategy `strata_append` (fct_user_rfm_snapshots, whose pre-hook deletes the
+    stale snapshot dates): dbt's append, then the temporary table dropped. -#}
+{% macro get_incremental_strata_append_sql(arg_dict) %}
+    {{ return(strata_insert_sql(arg_dict) ~ ';\n' ~ drop_strategy_temp_sql(arg_dict)) }}
+{% endmacro %}
+
+
+{#- The insert of the new rows (the strategy's temporary table) into the model's table. -#}
+{% macro strata_insert_sql(arg_dict) %}
+    {% set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) %}
     {{ return(
-        'delete from ' ~ target ~ ' where user_id in (select user_id from ' ~ changed ~ ');\n'
-        ~ insert ~ ';\ndrop table ' ~ changed
+        'insert into ' ~ arg_dict['target_relation'] ~ ' (' ~ columns ~ ') select ' ~ columns
+        ~ ' from ' ~ arg_dict['temp_relation']
     ) }}
+{% endmacro %}
+
+
+{#- The drop of the strategy's temporary table, once its rows are inserted. dbt-duckdb leaves a
+    local temporary table of an incremental build in place until the dbt process ends (it drops
+    only the tables it makes in a schema), so each incremental model's new rows stayed in memory
+    for the rest of the build: at 10M users tens of millions of rows, and a later model
+    (fct_play_entries) ran out of memory (issue #27). -#}
+{% macro drop_strategy_temp_sql(arg_dict) %}
+    {{ return('drop table if exists ' ~ arg_dict['temp_relation']) }}
 {% endmacro %}

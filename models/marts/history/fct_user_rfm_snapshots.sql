@@ -13,7 +13,7 @@
 
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
+    incremental_strategy='strata_append' if target.type == 'duckdb' else 'append',
     on_schema_change='fail',
     partition_by=slice_partition_by('snapshot_date'),
     meta={'incremental_slices': {
