@@ -88,18 +88,32 @@ OUT_OF_MEMORY = (
 )
 
 
+def named(name: str, status: str, message: str | None = None, kind: str = "model") -> NodeResult:
+    return NodeResult(f"{kind}.strata.{name}", kind, name, status, message, 0.1)
+
+
 def test_a_model_out_of_memory_is_retried_in_a_new_process(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """DuckDB can fail to allocate in a long dbt process what a fresh one builds within the same
-    limit (measured at 10M users): `dbt retry` builds what failed and what was skipped."""
+    limit (measured at 10M users): `dbt retry` builds what failed and what was skipped. The run
+    then reports every node once, by its last result, not only the retry's."""
     calls = fake_dbt(monkeypatch, [
-        DbtResult(["dbt"], 1, [node("success"), node("error", OUT_OF_MEMORY)], []),
-        DbtResult(["dbt"], 0, [node("success")], []),
+        DbtResult(["dbt"], 1, [
+            named("a", "success"), named("a", "pass", kind="test"),
+            named("b", "error", OUT_OF_MEMORY), named("b", "skipped", kind="test"),
+            named("c", "skipped"),
+        ], ["b ran out of memory"], ["strata incremental: a rebuilt in full: x"]),
+        DbtResult(["dbt"], 0, [
+            named("b", "success"), named("b", "pass", kind="test"), named("c", "success"),
+        ], [], ["strata incremental: c rebuilt in full: y"]),
     ])  # fmt: skip
     result, attempts = run_dbt_with_retries(settings(tmp_path), ["build"], sleep=lambda _: None)
     assert result.ok and attempts == 2
     assert calls == [["build"], ["retry"]]
+    assert result.count(["model"], ["success"]) == 3 and result.count(["test"], ["pass"]) == 2
+    assert result.failed_nodes() == [] and result.errors == []
+    assert len(result.notices) == 2
     # beside a model that failed on its own terms, it is a real failure
     fake_dbt(monkeypatch, [
         DbtResult(["dbt"], 1, [node("error", OUT_OF_MEMORY), node("error", "Binder Error: x")], []),
