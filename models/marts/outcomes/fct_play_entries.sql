@@ -79,20 +79,32 @@ entries as (
     cross join as_of
 ),
 
+-- The outcome of an entry depends only on its user and its date: computed once per user and
+-- entry date (an event and the audiences a user enters that day share it), then joined back.
+-- Grouped by entry instead, the join and its grouping outgrew the 3 GB memory limit at 10M users
+-- (issue #27).
+entry_days as (
+    select distinct
+        user_id,
+        event_date
+    from entries
+),
+
 outcomes as (
     select
-        entries.event_id,
+        entry_days.user_id,
+        entry_days.event_date,
         max(case when user_days.activity_date is not null then 1 else 0 end) as returned,
         max(case when user_days.purchases > 0 then 1 else 0 end) as purchased,
         coalesce(sum(user_days.revenue), 0) as revenue_in_window
-    from entries
+    from entry_days
     left join user_days
         on
-            entries.user_id = user_days.user_id
-            and entries.event_date < user_days.activity_date
-            and cast({{ dbt.dateadd('day', window, 'entries.event_date') }} as date)
+            entry_days.user_id = user_days.user_id
+            and entry_days.event_date < user_days.activity_date
+            and cast({{ dbt.dateadd('day', window, 'entry_days.event_date') }} as date)
             >= user_days.activity_date
-    group by entries.event_id
+    group by entry_days.user_id, entry_days.event_date
 ),
 
 scored as (
@@ -105,7 +117,9 @@ scored as (
         outcomes.revenue_in_window
     from entries
     inner join outcomes
-        on entries.event_id = outcomes.event_id
+        on
+            entries.user_id = outcomes.user_id
+            and entries.event_date = outcomes.event_date
 ),
 
 final as (
