@@ -314,7 +314,8 @@ class Progress:
 # it in the same process, about four minutes, then built in 98.5 s alone; docs/benchmarks.md).
 # The retry is `dbt retry`, a new process that builds only what failed and what was skipped.
 # Where the model's own work does not fit the limit, the retry fails the same way (the 10M new
-# day's change points, docs/benchmarks.md).
+# day's change points did, until their delete moved after their select; docs/decisions.md,
+# "Delete after the new rows are computed").
 TRANSIENT_PATTERNS = (
     "out of memory error",
     "could not set lock on file",
