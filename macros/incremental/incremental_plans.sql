@@ -218,8 +218,7 @@
 {#- The drop of the strategy's temporary table, once its rows are inserted. dbt-duckdb leaves a
     local temporary table of an incremental build in place until the dbt process ends (it drops
     only the tables it makes in a schema), so each incremental model's new rows stayed in memory
-    for the rest of the build: at 10M users tens of millions of rows, and a later model
-    (fct_play_entries) ran out of memory (issue #27). -#}
+    for the rest of the build: at 10M users tens of millions of rows (issue #27). -#}
 {% macro drop_strategy_temp_sql(arg_dict) %}
     {{ return('drop table if exists ' ~ arg_dict['temp_relation']) }}
 {% endmacro %}
