@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from strata.settings import Settings
@@ -375,11 +375,9 @@ def merge_retry(failed: DbtResult, retried: DbtResult) -> DbtResult:
     nodes it ran again, so on its own it would report a 10M build of 382 nodes, retried for one
     model, as "2 models built, 21 tests passed" (measured). Each node counts once, by its last
     result; the retry's return code and errors stand, and the notices of both are kept."""
-    nodes = {node.unique_id: node for node in failed.nodes}
-    nodes.update((node.unique_id, node) for node in retried.nodes)
+    nodes = {node.unique_id: node for node in [*failed.nodes, *retried.nodes]}
     notices = list(dict.fromkeys([*failed.notices, *retried.notices]))
-    return DbtResult(retried.command, retried.return_code, list(nodes.values()),
-                     retried.errors, notices)  # fmt: skip
+    return replace(retried, nodes=list(nodes.values()), notices=notices)
 
 
 class WarmDbt:

@@ -186,13 +186,14 @@
 {% macro get_incremental_strata_replace_sql(arg_dict) %}
     {% set target = arg_dict['target_relation'] %}
     {% if recorded_incremental_state(model.name).mode == 'full' %}
-        {% set sql = 'delete from ' ~ target ~ ';\n' ~ strata_insert_sql(arg_dict) %}
+        {% set sql = 'delete from ' ~ target ~ ';\n' ~ get_incremental_append_sql(arg_dict) %}
     {% elif arg_dict['unique_key'] %}
         {% set sql = get_incremental_delete_insert_sql(arg_dict) %}
     {% else %}
         {% set changed = changed_users_relation() %}
         {% set sql = 'delete from ' ~ target ~ ' where user_id in (select user_id from '
-            ~ changed ~ ');\n' ~ strata_insert_sql(arg_dict) ~ ';\ndrop table ' ~ changed %}
+            ~ changed ~ ');\n' ~ get_incremental_append_sql(arg_dict)
+            ~ ';\ndrop table ' ~ changed %}
     {% endif %}
     {{ return(sql ~ ';\n' ~ drop_strategy_temp_sql(arg_dict)) }}
 {% endmacro %}
@@ -201,17 +202,7 @@
 {#- The incremental strategy `strata_append` (fct_user_rfm_snapshots, whose pre-hook deletes the
     stale snapshot dates): dbt's append, then the temporary table dropped. -#}
 {% macro get_incremental_strata_append_sql(arg_dict) %}
-    {{ return(strata_insert_sql(arg_dict) ~ ';\n' ~ drop_strategy_temp_sql(arg_dict)) }}
-{% endmacro %}
-
-
-{#- The insert of the new rows (the strategy's temporary table) into the model's table. -#}
-{% macro strata_insert_sql(arg_dict) %}
-    {% set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) %}
-    {{ return(
-        'insert into ' ~ arg_dict['target_relation'] ~ ' (' ~ columns ~ ') select ' ~ columns
-        ~ ' from ' ~ arg_dict['temp_relation']
-    ) }}
+    {{ return(get_incremental_append_sql(arg_dict) ~ ';\n' ~ drop_strategy_temp_sql(arg_dict)) }}
 {% endmacro %}
 
 
