@@ -122,6 +122,47 @@ def test_a_model_out_of_memory_is_retried_in_a_new_process(
     assert attempts == 1
 
 
+def test_a_retried_build_leaves_run_results_of_the_whole_build(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """dbt retry writes run_results.json with only the nodes it ran again; the bench's slowest
+    nodes of a retried 10M run listed the retry's two models. The file is written back as the
+    whole build, each node by its last result, in the build's order, the retry's args kept."""
+    config = settings(tmp_path)
+    results_file = dbt_runner.target_path(config) / "run_results.json"
+    documents = [
+        {"args": {"which": "build"}, "results": [
+            {"unique_id": "model.strata.a", "status": "success", "execution_time": 1.0},
+            {"unique_id": "model.strata.b", "status": "error", "execution_time": 2.0,
+             "message": OUT_OF_MEMORY},
+            {"unique_id": "test.strata.t_b", "status": "skipped", "execution_time": 0.0},
+        ]},
+        {"args": {"which": "retry"}, "results": [
+            {"unique_id": "model.strata.b", "status": "success", "execution_time": 3.0},
+            {"unique_id": "test.strata.t_b", "status": "pass", "execution_time": 0.5},
+        ]},
+    ]  # fmt: skip
+    calls: list[list[str]] = []
+
+    def run(settings, args, env=None, on_event=None):  # same signature as run_dbt
+        calls.append(list(args))
+        results_file.parent.mkdir(parents=True, exist_ok=True)
+        results_file.write_text(json.dumps(documents[len(calls) - 1]))
+        return DbtResult(["dbt"], int(len(calls) == 1), dbt_runner.read_run_results(results_file))
+
+    monkeypatch.setattr(dbt_runner, "run_dbt", run)
+    result, attempts = run_dbt_with_retries(config, ["build"], sleep=lambda _: None)
+    assert result.ok and attempts == 2 and calls == [["build"], ["retry"]]
+    written = json.loads(results_file.read_text())
+    assert written["args"] == {"which": "retry"}
+    assert [(r["unique_id"], r["status"], r["execution_time"]) for r in written["results"]] == [
+        ("model.strata.a", "success", 1.0),
+        ("model.strata.b", "success", 3.0),
+        ("test.strata.t_b", "pass", 0.5),
+    ]
+    assert dbt_runner.read_run_results(results_file) == result.nodes
+
+
 def test_dbt_retry_builds_the_audiences_of_the_failed_build(published_copy) -> None:
     """The retry is real dbt: `dbt retry` reads the failed build's vars back from
     run_results.json. With a null in the audiences' definitions (an audience without

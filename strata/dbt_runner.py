@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from strata.atomic_files import write_text_atomic
 from strata.settings import Settings
 
 
@@ -363,7 +364,10 @@ def run_dbt_with_retries(
     while is_transient(result) and attempts <= retries:
         sleep(backoff_seconds * 2 ** (attempts - 1))
         if result.nodes:
+            results_file = target_path(settings) / "run_results.json"
+            failed_document = _read_json(results_file)
             result = merge_retry(result, run_dbt(settings, ["retry"], env=env, on_event=on_event))
+            merge_run_results_file(failed_document, results_file)
         else:
             result = run_dbt(settings, list(args), env=env, on_event=on_event)
         attempts += 1
@@ -378,6 +382,29 @@ def merge_retry(failed: DbtResult, retried: DbtResult) -> DbtResult:
     nodes = {node.unique_id: node for node in [*failed.nodes, *retried.nodes]}
     notices = list(dict.fromkeys([*failed.notices, *retried.notices]))
     return replace(retried, nodes=list(nodes.values()), notices=notices)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def merge_run_results_file(failed: dict | None, path: Path) -> None:
+    """Write the retry's run_results.json back as the union of the failed build's results and
+    the retry's, each node by its last result, in the build's order. Every reader of dbt's
+    artifact (the bench's slowest nodes, a scheduler's log parser, another `dbt retry`) then sees
+    the whole build rather than the one model retried. The retry's metadata, args and elapsed
+    time stay as dbt wrote them; `dbt retry` reads only the statuses, which are the same for the
+    nodes it would run again. Nothing is written when either document is missing."""
+    retried = _read_json(path)
+    if failed is None or retried is None:
+        return
+    last = {result["unique_id"]: result for result in retried.get("results", [])}
+    merged = [last.pop(result["unique_id"], result) for result in failed.get("results", [])]
+    retried["results"] = [*merged, *last.values()]
+    write_text_atomic(path, json.dumps(retried))
 
 
 class WarmDbt:
