@@ -6,8 +6,7 @@
     then. With `stage_thresholds`, also the users for whom a day after D' up to D is one of their
     stage change points (lifecycle_rules()'s offsets): a user with no new activity
     can still turn dormant or churned. The previous state's values are written into the SQL as
-    literals, so that the pre-hook, which records the new state before the model's rows are
-    written, cannot change what the model reads. -#}
+    literals: the pre-hook runs it before it records the new state. -#}
 {% macro changed_users_sql(plan, as_of_date, stage_thresholds=false) %}
     {% set previous_as_of = "cast('" ~ plan.previous.as_of_date ~ "' as date)" %}
     {% set as_of = "cast('" ~ as_of_date ~ "' as date)" %}
@@ -65,8 +64,8 @@
 {#- The pre-hook of a user-keyed incremental model: incremental_pre_hook(), and in an incremental
     build the list of the users to compute again, into a temporary table (changed_users_relation)
     from which the strategy strata_replace removes their stored rows once their new rows are
-    computed. It is listed here, before the state is recorded, from the same literals as the
-    model's own filter, so both name the same users. -#}
+    computed. The model's own filter (only_changed_users) reads the same table: it is listed once,
+    here, before the state is recorded. -#}
 {% macro user_rows_pre_hook(stage_thresholds=false) %}
     {% if target.type != 'duckdb' or not execute %}
         {{ return('select 1') }}
@@ -101,14 +100,16 @@
 
 
 {#- In a user-keyed model, the condition that keeps the rows of the users to compute: true in a
-    full build. `user_column` is the qualified user id of the filtered relation. -#}
-{% macro only_changed_users(plan, user_column='user_id', stage_thresholds=false) %}
+    full build. `user_column` is the qualified user id of the filtered relation. In an incremental
+    build it reads the list the model's pre-hook wrote (changed_users_relation), which exists by
+    the time the model's query runs, in the same connection: the users are listed once per model,
+    not once per filter (at 10M users a list took 9.2 s, and the stages model filters twice), and
+    the rows computed and the rows the strategy replaces come from one list by construction. -#}
+{% macro only_changed_users(plan, user_column='user_id') %}
     {% if plan.mode == 'full' %}
         {{ return('true') }}
     {% endif %}
-    {{ return(
-        user_column ~ ' in (' ~ changed_users_sql(plan, plan.as_of_date, stage_thresholds) ~ ')'
-    ) }}
+    {{ return(user_column ~ ' in (select user_id from ' ~ changed_users_relation() ~ ')') }}
 {% endmacro %}
 
 

@@ -19,7 +19,7 @@ with
 
 user_days as (
     select * from {{ ref('int_user_days_aggregated') }}
-    where {{ only_changed_users(plan, stage_thresholds=true) }}
+    where {{ only_changed_users(plan) }}
 ),
 
 as_of as (

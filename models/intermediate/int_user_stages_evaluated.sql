@@ -20,12 +20,12 @@ with
 
 points as (
     select * from {{ ref('int_stage_change_points_listed') }}
-    where {{ only_changed_users(plan, stage_thresholds=true) }}
+    where {{ only_changed_users(plan) }}
 ),
 
 user_days as (
     select * from {{ ref('int_user_days_aggregated') }}
-    where {{ only_changed_users(plan, stage_thresholds=true) }}
+    where {{ only_changed_users(plan) }}
 ),
 
 first_seen as (

@@ -16,7 +16,7 @@ with
 
 stages as (
     select * from {{ ref('int_user_stages_evaluated') }}
-    where {{ only_changed_users(plan, stage_thresholds=true) }}
+    where {{ only_changed_users(plan) }}
 ),
 
 compared as (
