@@ -46,6 +46,7 @@ INCREMENTAL_MODELS = {
     "int_stage_change_points_listed",
     "int_user_stages_evaluated",
     "fct_user_lifecycle_history",
+    "fct_lifecycle_events",
 }
 
 
@@ -198,3 +199,13 @@ def test_incremental_builds_equal_full_refreshes(shop: Shop) -> None:
     assert {model: mode for model, (mode, _) in modes(shop.db).items()} == dict.fromkeys(
         INCREMENTAL_MODELS, "incremental"
     )
+
+    # 7. a changed holdout var: the events (whose is_holdout it decides) are rebuilt, the
+    # history they come from is not
+    run_and_compare(shop, day(6), dbt_vars="{holdout_share: 0.25}")
+    state = modes(shop.db)
+    assert state["fct_lifecycle_events"] == (
+        "full",
+        "its code, vars or seeds changed since the last build",
+    )
+    assert state["fct_user_lifecycle_history"][0] == "incremental"

@@ -129,10 +129,10 @@
 
 
 {#- The config of a user-keyed incremental model (user-days, stage change points, stages,
-    history): built on DuckDB by computing the rows of the users to compute again, then replacing
+    history, lifecycle events): built on DuckDB by computing the rows of the users to compute again, then replacing
     their stored rows with them (the strategy strata_replace). -#}
 {% macro user_keyed_incremental_config(
-    inputs, stage_thresholds=true, on_schema_change='sync_all_columns'
+    inputs, stage_thresholds=true, on_schema_change='sync_all_columns', other_vars=[]
 ) %}
     {% do config(
         materialized=incremental_materialization(),
@@ -140,7 +140,7 @@
         on_schema_change=on_schema_change,
         meta={
             'incremental_inputs': inputs,
-            'incremental_vars': lifecycle_rules().vars if stage_thresholds else [],
+            'incremental_vars': (lifecycle_rules().vars if stage_thresholds else []) + other_vars,
         },
         pre_hook='{{ user_rows_pre_hook(stage_thresholds=' ~ stage_thresholds ~ ') }}',
     ) %}

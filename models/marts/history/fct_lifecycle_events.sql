@@ -4,10 +4,23 @@
 -- (play_id, seeds/segment_playbook.csv) and sends only to is_holdout = false: the held-out users
 -- are what the play's effect is measured against (docs/outcomes.md).
 
+{{ user_keyed_incremental_config(
+    ['fct_user_lifecycle_history'],
+    on_schema_change='append_new_columns',
+    other_vars=['holdout_salt', 'holdout_share', 'holdout_history'],
+) }}
+
+{#- Incremental on DuckDB: an event is the start of a spell, so the events of the users whose
+    spells were merged again are derived again; the others' events are kept. -#}
+{%- set plan = user_keyed_plan() %}
+
+{{ changed_users_dependencies(stage_thresholds=true) }}
+
 with
 
 history as (
     select * from {{ ref('fct_user_lifecycle_history') }}
+    where {{ only_changed_users(plan) }}
 ),
 
 final as (
