@@ -66,6 +66,14 @@ def user_days_of(db: Path, user_id: str) -> int:
         return con.execute(query, [user_id]).fetchone()[0]
 
 
+def first_day_of(db: Path, user_id: str) -> dt.date:
+    with duckdb.connect(str(db), read_only=True) as con:
+        query = (
+            "select min(activity_date) from intermediate.int_user_days_aggregated where user_id = ?"
+        )
+        return con.execute(query, [user_id]).fetchone()[0]
+
+
 def temporary_tables_left(shop: Shop) -> dict[str, list[str]]:
     """The temporary tables that the incremental build of each incremental model (and of the RFM
     snapshots) reads and does not drop, by the SQL the run wrote: dbt's table of the new rows and
@@ -159,9 +167,30 @@ def test_incremental_builds_equal_full_refreshes(shop: Shop) -> None:
             f" as page_views) from read_parquet('{sessions}') where user_id = '{lost}')"
             f" to '{shop.raw / 'sessions' / 'forgotten'}.parquet' (format parquet)"
         )
+        # a session delivered again with a start that cannot be parsed: both copies are
+        # quarantined, so the user's first day goes, and only the stored copy has a day
+        (moved, resent_id) = con.execute(
+            "select user_id, session_id from (select user_id, session_id,"
+            " left(started_at, 10) as started_day,"
+            " count(*) over (partition by user_id, left(started_at, 10)) as that_day,"
+            " min(left(started_at, 10)) over (partition by user_id) as first_day,"
+            f" count(*) over (partition by user_id) as sessions from read_parquet('{sessions}')"
+            f" where user_id is not null and user_id <> '{lost}' and user_id not in"
+            f" (select user_id from read_parquet('{shop.raw / 'orders'}/*.parquet')"
+            "  where user_id is not null))"
+            " where started_day = first_day and that_day = 1 and sessions >= 3"
+            " order by user_id limit 1"
+        ).fetchone()
+        con.execute(
+            "copy (select * replace ('not a time' as started_at)"
+            f" from read_parquet('{sessions}') where session_id = '{resent_id}')"
+            f" to '{shop.raw / 'sessions' / 'unparsed'}.parquet' (format parquet)"
+        )
     assert user_days_of(shop.db, lost) > 0
+    first_day = first_day_of(shop.db, moved)
     run_and_compare(shop, day(2))
     assert user_days_of(shop.db, lost) == 0
+    assert first_day_of(shop.db, moved) > first_day
     assert modes(shop.db)["base_shop__orders"][0] == "incremental"
     assert modes(shop.db)["base_shop__sessions"][0] == "incremental"
 

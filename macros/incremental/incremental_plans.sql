@@ -182,7 +182,9 @@
     build's recorded mode (incremental_pre_hook): every stored row in a full build of a stored
     table; otherwise, with a `unique_key`, the stored rows under the new rows' keys (dbt's
     delete+insert), and without one the stored rows of the users the pre-hook listed
-    (user_rows_pre_hook, changed_users_relation), so that a user left with no rows is gone too. -#}
+    (user_rows_pre_hook, changed_users_relation), so that a user left with no rows is gone too;
+    in a model whose rows are dated (config meta `changed_from_column`), only their rows dated on
+    or after the day the list gives (only_changed_rows computes the same rows again). -#}
 {% macro get_incremental_strata_replace_sql(arg_dict) %}
     {% set target = arg_dict['target_relation'] %}
     {% if recorded_incremental_state(model.name).mode == 'full' %}
@@ -191,9 +193,15 @@
         {% set sql = get_incremental_delete_insert_sql(arg_dict) %}
     {% else %}
         {% set changed = changed_users_relation() %}
-        {% set sql = 'delete from ' ~ target ~ ' where user_id in (select user_id from '
-            ~ changed ~ ');\n' ~ get_incremental_append_sql(arg_dict)
-            ~ ';\ndrop table ' ~ changed %}
+        {% set dated = (config.get('meta') or {}).get('changed_from_column') %}
+        {% if dated %}
+            {% set condition = 'stored.' ~ adapter.quote(dated) ~ ' >= '
+                ~ changed_from_of('stored.user_id') %}
+        {% else %}
+            {% set condition = 'stored.user_id in (select user_id from ' ~ changed ~ ')' %}
+        {% endif %}
+        {% set sql = 'delete from ' ~ target ~ ' as stored where ' ~ condition ~ ';\n'
+            ~ get_incremental_append_sql(arg_dict) ~ ';\ndrop table ' ~ changed %}
     {% endif %}
     {{ return(sql ~ ';\n' ~ drop_strategy_temp_sql(arg_dict)) }}
 {% endmacro %}

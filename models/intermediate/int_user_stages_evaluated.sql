@@ -7,11 +7,14 @@
 {%- set lookback = lifecycle_rules().lookback_days %}
 
 {{ user_keyed_incremental_config(
-    ['int_user_days_aggregated', 'int_stage_change_points_listed']
+    ['int_user_days_aggregated', 'int_stage_change_points_listed'],
+    changed_from_column='evaluated_on',
 ) }}
 
 {#- Incremental on DuckDB: the stages of the users whose change points were listed again are
-    evaluated again; the others' rows are kept. -#}
+    evaluated again on their points from the first day their activity changed (changed_from:
+    D' + 1 for most), from their activity days in the look-back before it; their earlier stages
+    and every other user's are kept. -#}
 {%- set plan = user_keyed_plan() %}
 
 {{ changed_users_dependencies(stage_thresholds=true) }}
@@ -19,20 +22,30 @@
 with
 
 points as (
-    select * from {{ ref('int_stage_change_points_listed') }}
+    select points.*
+    from {{ ref('int_stage_change_points_listed') }} as points
+    where {{ only_changed_rows(plan, 'points.user_id', 'points.evaluated_on') }}
+),
+
+all_user_days as (
+    select * from {{ ref('int_user_days_aggregated') }}
     where {{ only_changed_users(plan) }}
 ),
 
+-- The days any rule can see from the points evaluated: older ones change nothing.
 user_days as (
-    select * from {{ ref('int_user_days_aggregated') }}
-    where {{ only_changed_users(plan) }}
+    select activity_days.*
+    from all_user_days as activity_days
+    where {{ only_changed_rows(
+        plan, 'activity_days.user_id', 'activity_days.activity_date', lookback
+    ) }}
 ),
 
 first_seen as (
     select
         user_id,
         min(activity_date) as first_seen_date
-    from user_days
+    from all_user_days
     group by user_id
 ),
 
