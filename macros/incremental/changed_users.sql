@@ -190,8 +190,8 @@
 
 
 {#- The config of a user-keyed incremental model (user-days, stage change points, stages,
-    history, lifecycle events): built on DuckDB by computing the rows of the users to compute again, then replacing
-    their stored rows with them (the strategy strata_replace). -#}
+    history, lifecycle events): built on DuckDB by computing the rows of the users to compute
+    again, then replacing their stored rows with them (the strategy strata_replace). -#}
 {% macro user_keyed_incremental_config(
     inputs,
     stage_thresholds=true,
