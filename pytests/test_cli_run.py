@@ -262,6 +262,7 @@ def test_the_incremental_models_are_read_from_the_build_itself(fixture_run) -> N
         ("intermediate", "int_stage_change_points_listed"),
         ("intermediate", "int_user_stages_evaluated"),
         ("marts", "fct_user_lifecycle_history"),
+        ("marts", "fct_lifecycle_events"),
         ("marts", "fct_user_rfm_snapshots"),
     }
     assert [model for model in models if model.sliced] == [
