@@ -268,6 +268,76 @@ def test_builds_with_different_vars_keep_their_own_parse_caches(
     assert build("again", json.dumps({"n": dbt_runner.PARSE_CACHES_KEPT + 1}))[1] is not None
 
 
+def test_a_retry_keeps_the_cache_of_the_build_it_retries(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`dbt retry` runs with the vars of the build it retries, whatever its own command line
+    says. It used to start from the shared cache of a build without vars, and to leave its
+    cache (made with the build's vars) as that one: a full parse for the retry, and another for
+    the next build without vars."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dbt_project.yml").write_text("name: stand_in\n")
+    monkeypatch.setenv("STRATA_PROJECT_DIR", str(project))
+    dbt = tmp_path / "dbt.py"
+    dbt.write_text(f"#!{sys.executable}\n{PARSE_RECORDER}")
+    dbt.chmod(0o755)
+    monkeypatch.setattr(dbt_runner, "dbt_executable", lambda: str(dbt))
+    log = dbt.with_suffix(".log")
+
+    def invoke(folder: str, *args: str) -> list:
+        warehouse = load_settings(db_path=str(tmp_path / folder / "warehouse.duckdb"))
+        assert dbt_runner.run_dbt(warehouse, list(args)).ok
+        return json.loads(log.read_text().splitlines()[-1])
+
+    invoke("plain", "build")  # the shared cache of builds without vars
+    invoke("retried", "build", "--vars", '{"a": 1}')
+    # the retry finds the cache its build left in the warehouse's own folder
+    assert invoke("retried", "retry") == ["", '{"a": 1}']
+    # and the next build without vars still finds theirs
+    assert invoke("other", "build") == ["", ""]
+
+
+def test_builds_with_different_profile_settings_keep_their_own_parse_caches(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """dbt parses the whole project again when its rendered profile changes, as when the vars
+    do: builds of one warehouse name alternating between two thread counts used to throw each
+    other's cache away (nine full parses in every warm `make test`). Each profile setting the
+    profile reads now has its own cache; a variable the profile does not read changes nothing."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dbt_project.yml").write_text("name: stand_in\n")
+    (project / "profiles.yml").write_text(
+        "stand_in:\n  outputs:\n    duckdb:\n"
+        "      threads: \"{{ env_var('STRATA_THREADS', '4') | int }}\"\n"
+    )
+    monkeypatch.setenv("STRATA_PROJECT_DIR", str(project))
+    dbt = tmp_path / "dbt.py"
+    dbt.write_text(f"#!{sys.executable}\n{PARSE_RECORDER}")
+    dbt.chmod(0o755)
+    monkeypatch.setattr(dbt_runner, "dbt_executable", lambda: str(dbt))
+
+    def build(folder: str, env: dict[str, str]) -> list:
+        warehouse = load_settings(db_path=str(tmp_path / folder / "warehouse.duckdb"))
+        assert dbt_runner.run_dbt(warehouse, ["build"], env=env).ok
+        return dbt.with_suffix(".log").read_text().splitlines()
+
+    one, four = {"STRATA_THREADS": "1"}, {"STRATA_THREADS": "4"}
+    first = load_settings(db_path=str(tmp_path / "first" / "warehouse.duckdb"))
+    assert dbt_runner.parse_cache_dir(first, [], one) != dbt_runner.parse_cache_dir(first, [], four)
+    assert dbt_runner.parse_cache_dir(first, [], {**one, "UNREAD": "x"}) == (
+        dbt_runner.parse_cache_dir(first, [], one)
+    )
+    build("first", one)
+    build("second", four)
+    caches = project / "target" / "parse-cache" / "warehouse.duckdb"
+    assert len([folder for folder in caches.iterdir() if folder.is_dir()]) == 2
+    # a new warehouse of the same name finds the cache of its own thread count
+    assert json.loads(build("third", one)[-1])[1] is not None
+    assert json.loads(build("fourth", four)[-1])[1] is not None
+
+
 def test_a_held_lock_exits_3_without_touching_anything(raw_dir: Path, tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     with run_lock(tmp_path / ".strata" / "w" / "run.lock"):

@@ -10,13 +10,14 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -89,17 +90,33 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 
 
 PARSE_CACHE = "partial_parse.msgpack"
-# Shared parse caches kept per warehouse file name: one per set of vars, the most recently used.
-PARSE_CACHES_KEPT = 8
+# Shared parse caches kept per warehouse file name: one per set of vars and profile settings, the
+# most recently used. The test suite alone builds warehouses of one name with about a dozen.
+PARSE_CACHES_KEPT = 32
 
 
-def parse_cache_dir(settings: Settings, args: Sequence[str] = ()) -> Path:
-    """The shared copy of dbt's parse cache for this warehouse file name, target and `--vars`
-    (see `run_dbt`). dbt parses the whole project again whenever the vars differ from the ones
-    its cache was made with, so one shared cache per file name made two builds with different
-    vars (an audience list, a relaxed guard, `auto` thresholds) throw each other's cache away,
-    a 13 s parse each time; one per vars keeps each."""
-    key = json.dumps([settings.target, *_vars_argument(args)])
+def profile_env_names(project_dir: Path) -> list[str]:
+    """The environment variables the project's profiles.yml reads (`env_var('NAME', ...)`)."""
+    try:
+        text = (project_dir / "profiles.yml").read_text()
+    except OSError:
+        return []
+    return sorted(set(re.findall(r"env_var\(\s*['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]", text)))
+
+
+def parse_cache_dir(
+    settings: Settings, args: Sequence[str] = (), env: Mapping[str, str] | None = None
+) -> Path:
+    """The shared copy of dbt's parse cache for this warehouse file name, target, `--vars` and
+    profile settings (see `run_dbt`). dbt parses the whole project again whenever the vars or
+    the rendered profile differ from the ones its cache was made with, so one shared cache per
+    file name made two builds with different vars (an audience list, a relaxed guard, `auto`
+    thresholds) throw each other's cache away, a 13 s parse each time; one per vars keeps each.
+    The profile's environment variables (`env`, as dbt will see them: threads, memory limit,
+    spill folder) count for the same reason: two builds differing only in `STRATA_THREADS` made
+    each other parse the whole project too."""
+    profile = {name: (env or {}).get(name) for name in profile_env_names(settings.project_dir)}
+    key = json.dumps([settings.target, *_vars_argument(args), profile], sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return settings.project_dir / "target" / "parse-cache" / settings.db.name / digest
 
@@ -162,13 +179,18 @@ def run_dbt(
         process_env["STRATA_TEMP_DIR"] = str(
             (settings.state_dir / "tmp").relative_to(settings.db.parent)
         )
-    cache = parse_cache_dir(settings, args) / PARSE_CACHE
-    if local and cache.is_file():
+    retry = list(args[:1]) == ["retry"]
+    # `dbt retry` takes the vars of the build it retries, not the ones on its command line, so it
+    # keeps the warehouse's own cache (made by that build) and offers it to no one: shared under
+    # the key of its command line, it made the next build without vars parse everything again.
+    sharing = local and not retry
+    cache = parse_cache_dir(settings, args, process_env) / PARSE_CACHE
+    if sharing and cache.is_file():
         # the shared cache for these vars is this warehouse's own last one for them or newer
         artifacts.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(cache, artifacts / PARSE_CACHE)
     results_file = artifacts / "run_results.json"
-    if list(args[:1]) != ["retry"]:
+    if not retry:
         # `dbt retry` reads the previous results; every other command must not report stale ones.
         results_file.unlink(missing_ok=True)
 
@@ -204,7 +226,7 @@ def run_dbt(
                 on_event(event)
         return_code = process.wait()
 
-    if local and (artifacts / PARSE_CACHE).is_file():
+    if sharing and (artifacts / PARSE_CACHE).is_file():
         _share_parse_cache(artifacts / PARSE_CACHE, cache)
     return DbtResult(
         command=command,
