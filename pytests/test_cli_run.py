@@ -261,6 +261,7 @@ def test_the_incremental_models_are_read_from_the_build_itself(fixture_run) -> N
         ("intermediate", "int_user_days_aggregated"),
         ("intermediate", "int_stage_change_points_listed"),
         ("intermediate", "int_user_stages_evaluated"),
+        ("intermediate", "int_users_last_platform"),
         ("marts", "fct_user_lifecycle_history"),
         ("marts", "fct_lifecycle_events"),
         ("marts", "fct_user_rfm_snapshots"),

@@ -47,6 +47,7 @@ INCREMENTAL_MODELS = {
     "int_user_stages_evaluated",
     "fct_user_lifecycle_history",
     "fct_lifecycle_events",
+    "int_users_last_platform",
 }
 
 
