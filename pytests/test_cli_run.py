@@ -264,6 +264,7 @@ def test_the_incremental_models_are_read_from_the_build_itself(fixture_run) -> N
         ("intermediate", "int_users_last_platform"),
         ("marts", "fct_user_lifecycle_history"),
         ("marts", "fct_lifecycle_events"),
+        ("marts", "fct_play_entries"),
         ("marts", "fct_user_rfm_snapshots"),
     }
     assert [model for model in models if model.sliced] == [

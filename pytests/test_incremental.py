@@ -48,6 +48,7 @@ INCREMENTAL_MODELS = {
     "fct_user_lifecycle_history",
     "fct_lifecycle_events",
     "int_users_last_platform",
+    "fct_play_entries",
 }
 
 

@@ -190,14 +190,22 @@
 
 
 {#- The config of a user-keyed incremental model (user-days, stage change points, stages,
-    history, lifecycle events): built on DuckDB by computing the rows of the users to compute
-    again, then replacing their stored rows with them (the strategy strata_replace). -#}
+    history, lifecycle events, last platform, play entries): built on DuckDB by computing the rows
+    of the users to compute again, then replacing their stored rows with them (the strategy
+    strata_replace). A dated model names its date column (`changed_from_column`) and how many
+    days before a user's first changed day its rows can change (`changed_from_days_earlier`: a
+    play entry's outcome window reaches N days after it). `also_replaced` is a condition on the
+    stored rows (alias `stored`, `{as_of_date}` for D as a date) that this build replaces
+    whoever their user: rows that change with D alone, or rows of an input rebuilt every run;
+    the model's own filter must compute the same rows again. -#}
 {% macro user_keyed_incremental_config(
     inputs,
     stage_thresholds=true,
     on_schema_change='sync_all_columns',
     other_vars=[],
-    changed_from_column=none
+    changed_from_column=none,
+    changed_from_days_earlier=0,
+    also_replaced=none
 ) %}
     {% do config(
         materialized=incremental_materialization(),
@@ -207,6 +215,8 @@
             'incremental_inputs': inputs,
             'incremental_vars': (lifecycle_rules().vars if stage_thresholds else []) + other_vars,
             'changed_from_column': changed_from_column,
+            'changed_from_days_earlier': changed_from_days_earlier,
+            'also_replaced': also_replaced,
         },
         pre_hook='{{ user_rows_pre_hook(stage_thresholds=' ~ stage_thresholds ~ ') }}',
     ) %}

@@ -184,7 +184,9 @@
     delete+insert), and without one the stored rows of the users the pre-hook listed
     (user_rows_pre_hook, changed_users_relation), so that a user left with no rows is gone too;
     in a model whose rows are dated (config meta `changed_from_column`), only their rows dated on
-    or after the day the list gives (only_changed_rows computes the same rows again). -#}
+    or after the day the list gives, less `changed_from_days_earlier` (only_changed_rows computes
+    the same rows again); and, whoever their user, the stored rows of config meta
+    `also_replaced` (user_keyed_incremental_config). -#}
 {% macro get_incremental_strata_replace_sql(arg_dict) %}
     {% set target = arg_dict['target_relation'] %}
     {% if recorded_incremental_state(model.name).mode == 'full' %}
@@ -193,12 +195,18 @@
         {% set sql = get_incremental_delete_insert_sql(arg_dict) %}
     {% else %}
         {% set changed = changed_users_relation() %}
-        {% set dated = (config.get('meta') or {}).get('changed_from_column') %}
+        {% set meta = config.get('meta') or {} %}
+        {% set dated = meta.get('changed_from_column') %}
         {% if dated %}
             {% set condition = 'stored.' ~ adapter.quote(dated) ~ ' >= '
-                ~ changed_from_of('stored.user_id') %}
+                ~ changed_from_of('stored.user_id', meta.get('changed_from_days_earlier') or 0) %}
         {% else %}
             {% set condition = 'stored.user_id in (select user_id from ' ~ changed ~ ')' %}
+        {% endif %}
+        {% if meta.get('also_replaced') %}
+            {% set as_of = 'cast(' ~ strata_quote_literal(resolved_as_of_date()) ~ ' as date)' %}
+            {% set condition = '(' ~ condition ~ ') or ('
+                ~ meta.get('also_replaced') | replace('{as_of_date}', as_of) ~ ')' %}
         {% endif %}
         {% set sql = 'delete from ' ~ target ~ ' as stored where ' ~ condition ~ ';\n'
             ~ get_incremental_append_sql(arg_dict) ~ ';\ndrop table ' ~ changed %}

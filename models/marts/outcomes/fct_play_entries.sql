@@ -14,6 +14,26 @@
 
 {%- set window = var('outcome_window_days') %}
 
+{{ user_keyed_incremental_config(
+    ['fct_lifecycle_events', 'int_user_days_aggregated'],
+    on_schema_change='append_new_columns',
+    other_vars=['outcome_window_days'],
+    changed_from_column='event_date',
+    changed_from_days_earlier=window,
+    also_replaced="stored.segment_type = 'audience'"
+        ~ " or (not stored.is_window_closed and stored.window_end_date <= {as_of_date})",
+) }}
+
+{#- Incremental on DuckDB (macros/incremental). An entry's row changes only with its user's events
+    and user-days, which change from the user's first changed day on, and with D through
+    is_window_closed. So a build computes again: the entries of the listed users from N days
+    before their first changed day (a window reaches N days after its entry), the entries whose
+    window closed since the last build's D, and every audience entry (the memberships are built
+    again every run). The others' rows are kept. -#}
+{%- set plan = user_keyed_plan() %}
+
+{{ changed_users_dependencies(stage_thresholds=true) }}
+
 with
 
 events as (
@@ -69,7 +89,8 @@ entered as (
         )
 ),
 
--- Each entry with what the user did in the window after it.
+-- Each entry with what the user did in the window after it: in an incremental build, the entries
+-- to compute again (config above).
 entries as (
     select
         entered.*,
@@ -77,6 +98,17 @@ entries as (
             as is_window_closed
     from entered
     cross join as_of
+    {% if plan.mode != 'full' %}
+        where
+            entered.segment_type = 'audience'
+            or (
+                cast({{ dbt.dateadd('day', window, 'entered.event_date') }} as date)
+                > cast('{{ plan.previous.as_of_date }}' as date)
+                and cast({{ dbt.dateadd('day', window, 'entered.event_date') }} as date)
+                <= as_of.as_of_date
+            )
+            or {{ only_changed_rows(plan, 'entered.user_id', 'entered.event_date', window) }}
+    {% endif %}
 ),
 
 -- The outcome of an entry depends only on its user and its date: computed once per user and
