@@ -227,12 +227,8 @@ cache.write_text(made_with)
 """
 
 
-def test_builds_with_different_vars_keep_their_own_parse_caches(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """Two kinds of build alternating (the fixture's audiences and the project's, a relaxed
-    guard) used to replace the one shared parse cache each time, so every new warehouse parsed
-    the whole project again. Each set of vars now finds the cache made with it."""
+def parse_recording_dbt(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Path, Path]:
+    """A stand-in project and a dbt that runs PARSE_RECORDER: (the project, the recorder's log)."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "dbt_project.yml").write_text("name: stand_in\n")
@@ -241,12 +237,22 @@ def test_builds_with_different_vars_keep_their_own_parse_caches(
     dbt.write_text(f"#!{sys.executable}\n{PARSE_RECORDER}")
     dbt.chmod(0o755)
     monkeypatch.setattr(dbt_runner, "dbt_executable", lambda: str(dbt))
+    return project, dbt.with_suffix(".log")
+
+
+def test_builds_with_different_vars_keep_their_own_parse_caches(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two kinds of build alternating (the fixture's audiences and the project's, a relaxed
+    guard) used to replace the one shared parse cache each time, so every new warehouse parsed
+    the whole project again. Each set of vars now finds the cache made with it."""
+    project, log = parse_recording_dbt(monkeypatch, tmp_path)
 
     def build(folder: str, made_with: str) -> list:
         warehouse = load_settings(db_path=str(tmp_path / folder / "warehouse.duckdb"))
         variables = ["--vars", made_with] if made_with else []
         assert dbt_runner.run_dbt(warehouse, ["build", *variables]).ok
-        return json.loads(dbt.with_suffix(".log").read_text().splitlines()[-1])
+        return json.loads(log.read_text().splitlines()[-1])
 
     assert build("first", '{"a": 1}') == ['{"a": 1}', None]
     assert build("second", '{"b": 2}') == ['{"b": 2}', None]
@@ -275,15 +281,7 @@ def test_a_retry_keeps_the_cache_of_the_build_it_retries(
     says. It used to start from the shared cache of a build without vars, and to leave its
     cache (made with the build's vars) as that one: a full parse for the retry, and another for
     the next build without vars."""
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "dbt_project.yml").write_text("name: stand_in\n")
-    monkeypatch.setenv("STRATA_PROJECT_DIR", str(project))
-    dbt = tmp_path / "dbt.py"
-    dbt.write_text(f"#!{sys.executable}\n{PARSE_RECORDER}")
-    dbt.chmod(0o755)
-    monkeypatch.setattr(dbt_runner, "dbt_executable", lambda: str(dbt))
-    log = dbt.with_suffix(".log")
+    _, log = parse_recording_dbt(monkeypatch, tmp_path)
 
     def invoke(folder: str, *args: str) -> list:
         warehouse = load_settings(db_path=str(tmp_path / folder / "warehouse.duckdb"))
@@ -305,23 +303,16 @@ def test_builds_with_different_profile_settings_keep_their_own_parse_caches(
     do: builds of one warehouse name alternating between two thread counts used to throw each
     other's cache away (nine full parses in every warm `make test`). Each profile setting the
     profile reads now has its own cache; a variable the profile does not read changes nothing."""
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "dbt_project.yml").write_text("name: stand_in\n")
+    project, log = parse_recording_dbt(monkeypatch, tmp_path)
     (project / "profiles.yml").write_text(
         "stand_in:\n  outputs:\n    duckdb:\n"
         "      threads: \"{{ env_var('STRATA_THREADS', '4') | int }}\"\n"
     )
-    monkeypatch.setenv("STRATA_PROJECT_DIR", str(project))
-    dbt = tmp_path / "dbt.py"
-    dbt.write_text(f"#!{sys.executable}\n{PARSE_RECORDER}")
-    dbt.chmod(0o755)
-    monkeypatch.setattr(dbt_runner, "dbt_executable", lambda: str(dbt))
 
     def build(folder: str, env: dict[str, str]) -> list:
         warehouse = load_settings(db_path=str(tmp_path / folder / "warehouse.duckdb"))
         assert dbt_runner.run_dbt(warehouse, ["build"], env=env).ok
-        return dbt.with_suffix(".log").read_text().splitlines()
+        return log.read_text().splitlines()
 
     one, four = {"STRATA_THREADS": "1"}, {"STRATA_THREADS": "4"}
     first = load_settings(db_path=str(tmp_path / "first" / "warehouse.duckdb"))
