@@ -32,9 +32,28 @@ bounds as (
     cross join as_of
 ),
 
--- The same six steps for weeks and for months (Jinja writes each CTE once per grain, prefixed
--- with the grain): the calendar of periods, who was active in each, their first period, the
--- classification (new, retained, resurrected), the churned, and the counts per period.
+-- Each user-day with the user's previous activity day (none on their first day). A day is the
+-- user's first in a period when the previous one lies in an earlier period, and that previous day
+-- says where the user was: nowhere before (new), in the period just before (retained) or earlier
+-- (resurrected). So every count below is one pass over the user-days, without a distinct list of
+-- users per period or a join of each period's users with the period before.
+days_with_previous as (
+    select
+        user_id,
+        activity_date,
+        case
+            when days_since_previous_activity is not null
+                then cast(
+                    {{ dbt.dateadd('day', '-days_since_previous_activity', 'activity_date') }}
+                    as date
+                )
+        end as previous_activity_date
+    from user_days
+),
+
+-- The same steps for weeks and for months (Jinja writes each CTE once per grain, prefixed with
+-- the grain): the calendar of periods, each user's first day in each period they were active in,
+-- classified, the counts per period, and the running period's comparison.
 {% for grain in ['week', 'month'] %}
     {{ grain }}_calendar as (
         {{ date_series(
@@ -42,53 +61,24 @@ bounds as (
         ) }}
     ),
 
-    {{ grain }}_active as (
-        select distinct
-            user_id,
-            cast({{ dbt.date_trunc(grain, 'activity_date') }} as date) as period_start
-        from user_days
-    ),
-
-    {{ grain }}_first as (
+    {{ grain }}_entries as (
         select
-            user_id,
-            min(period_start) as first_period_start
-        from {{ grain }}_active
-        group by user_id
-    ),
-
-    {{ grain }}_classified as (
-        select
-            active.period_start,
+            cast({{ dbt.date_trunc(grain, 'activity_date') }} as date) as period_start,
             case
-                when active.period_start = first_seen.first_period_start then 'new'
-                when previous.user_id is not null then 'retained'
+                when previous_activity_date is null then 'new'
+                when
+                    cast({{ dbt.date_trunc(grain, 'previous_activity_date') }} as date)
+                    = cast({{ dbt.dateadd(
+                        grain, -1, dbt.date_trunc(grain, 'activity_date')
+                    ) }} as date)
+                    then 'retained'
                 else 'resurrected'
             end as user_status
-        from {{ grain }}_active as active
-        inner join {{ grain }}_first as first_seen
-            on active.user_id = first_seen.user_id
-        left join {{ grain }}_active as previous
-            on
-                active.user_id = previous.user_id
-                and cast(
-                    {{ dbt.dateadd(grain, -1, 'active.period_start') }} as date
-                ) = previous.period_start
-    ),
-
-    {{ grain }}_churned as (
-        select
-            cast({{ dbt.dateadd(grain, 1, 'previous.period_start') }} as date) as period_start,
-            count(*) as churned_users
-        from {{ grain }}_active as previous
-        left join {{ grain }}_active as later
-            on
-                previous.user_id = later.user_id
-                and cast(
-                    {{ dbt.dateadd(grain, 1, 'previous.period_start') }} as date
-                ) = later.period_start
-        where later.user_id is null
-        group by cast({{ dbt.dateadd(grain, 1, 'previous.period_start') }} as date)
+        from days_with_previous
+        where
+            previous_activity_date is null
+            or {{ dbt.date_trunc(grain, 'previous_activity_date') }}
+            < {{ dbt.date_trunc(grain, 'activity_date') }}
     ),
 
     {{ grain }}_counts as (
@@ -98,7 +88,7 @@ bounds as (
             sum(case when user_status = 'new' then 1 else 0 end) as new_users,
             sum(case when user_status = 'retained' then 1 else 0 end) as retained_users,
             sum(case when user_status = 'resurrected' then 1 else 0 end) as resurrected_users
-        from {{ grain }}_classified
+        from {{ grain }}_entries
         group by period_start
     ),
 
@@ -127,53 +117,36 @@ bounds as (
         from {{ grain }}_running
     ),
 
-    {{ grain }}_comparison_active as (
-        select distinct user_days.user_id
-        from user_days
-        inner join {{ grain }}_comparison_window as comparison_window
-            on
-                user_days.activity_date >= comparison_window.comparison_start
-                and user_days.activity_date <= comparison_window.comparison_end
-    ),
-
+    -- Each user's first day within the comparison's days, counted the same way: new when it is
+    -- their first day ever, retained when their previous day lies in the reference period.
     {{ grain }}_comparison_classified as (
         select
             count(*) as active_users,
             sum(
-                case
-                    when first_seen.first_period_start = comparing.comparison_start then 1
-                    else 0
-                end
+                case when days_with_previous.previous_activity_date is null then 1 else 0 end
             ) as new_users,
             sum(
                 case
                     when
-                        first_seen.first_period_start < comparing.comparison_start
-                        and reference.user_id is not null
+                        days_with_previous.previous_activity_date
+                        >= comparing.reference_start
                         then 1
                     else 0
                 end
             ) as retained_users
-        from {{ grain }}_comparison_active as active
+        from days_with_previous
         cross join {{ grain }}_comparison_window as comparing
-        inner join {{ grain }}_first as first_seen
-            on active.user_id = first_seen.user_id
-        left join {{ grain }}_active as reference
-            on
-                active.user_id = reference.user_id
-                and comparing.reference_start = reference.period_start
+        where
+            days_with_previous.activity_date >= comparing.comparison_start
+            and days_with_previous.activity_date <= comparing.comparison_end
+            and (
+                days_with_previous.previous_activity_date is null
+                or days_with_previous.previous_activity_date < comparing.comparison_start
+            )
     ),
 
-    -- active in the reference period and not yet in the comparison's first days
-    {{ grain }}_comparison_churned as (
-        select count(*) as churned_users
-        from {{ grain }}_active as reference
-        cross join {{ grain }}_comparison_window as comparing
-        left join {{ grain }}_comparison_active as later
-            on reference.user_id = later.user_id
-        where reference.period_start = comparing.reference_start and later.user_id is null
-    ),
-
+    -- The churned so far: active in the reference period and not yet back, which is the
+    -- reference period's active users less the comparison's retained ones.
     {{ grain }}_comparison as (
         select
             comparison_window.grain,
@@ -186,10 +159,12 @@ bounds as (
             coalesce(
                 classified.active_users - classified.new_users - classified.retained_users, 0
             ) as resurrected_users,
-            coalesce(churned.churned_users, 0) as churned_users
+            coalesce(reference.active_users, 0) - coalesce(classified.retained_users, 0)
+                as churned_users
         from {{ grain }}_comparison_window as comparison_window
         cross join {{ grain }}_comparison_classified as classified
-        cross join {{ grain }}_comparison_churned as churned
+        left join {{ grain }}_counts as reference
+            on comparison_window.reference_start = reference.period_start
     ),
 
     {{ grain }}_periods as (
@@ -199,13 +174,10 @@ bounds as (
             coalesce(counts.active_users, 0) as active_users,
             coalesce(counts.new_users, 0) as new_users,
             coalesce(counts.retained_users, 0) as retained_users,
-            coalesce(counts.resurrected_users, 0) as resurrected_users,
-            coalesce(churned.churned_users, 0) as churned_users
+            coalesce(counts.resurrected_users, 0) as resurrected_users
         from {{ grain }}_calendar as calendar
         left join {{ grain }}_counts as counts
             on calendar.period_start = counts.period_start
-        left join {{ grain }}_churned as churned
-            on calendar.period_start = churned.period_start
     ),
 {% endfor %}
 
@@ -253,7 +225,14 @@ bounded as (
         periods.new_users,
         periods.retained_users,
         periods.resurrected_users,
-        periods.churned_users
+        -- active in the period before and not in this one: all of the period before but those
+        -- retained in this one (every period is listed, so the row before is the period before)
+        coalesce(
+            lag(periods.active_users) over (
+                partition by periods.grain order by periods.period_start
+            ),
+            0
+        ) - periods.retained_users as churned_users
     from bounded_periods
     inner join periods
         on
@@ -304,43 +283,52 @@ compared as (
 -- Active audiences without a distinct count over every window: a user is in the N-day audience
 -- of day d when active in (d - N, d]. Each activity day covers the days to activity_date + N - 1,
 -- starting where the user's previous activity's cover ended, so one user's spans never overlap
--- and the spans covering d count distinct users: span starts minus span ends up to d. That needs
--- one pass over user-days and a join of each period with the few hundred days on which the
--- count changes, where a range join of every period with its last 30 days of user-days grew with
--- periods x active users.
-audience_spans as (
+-- and the spans covering d count distinct users: span starts minus span ends up to d. A span's
+-- start depends only on its day and the gap since the user's previous day (capped at the longest
+-- window), so the user-days are counted once by day and gap, and the spans are computed from
+-- those few thousand counts; and the join of each period with the few hundred days on which the
+-- count changes replaces a range join of every period with its last 30 days of user-days.
+day_gaps as (
+    select
+        activity_date,
+        case
+            when
+                days_since_previous_activity is null or days_since_previous_activity >= 30
+                then 30
+            else days_since_previous_activity
+        end as gap_days,
+        count(*) as user_count
+    from user_days
+    group by
+        activity_date,
+        case
+            when
+                days_since_previous_activity is null or days_since_previous_activity >= 30
+                then 30
+            else days_since_previous_activity
+        end
+),
+
+audience_edges as (
     {% for days in [7, 30] %}
         select
             {{ days }} as window_days,
             case
-                when
-                    days_since_previous_activity is null
-                    or days_since_previous_activity >= {{ days }}
-                    then activity_date
+                when gap_days >= {{ days }} then activity_date
                 else cast(
-                    {{ dbt.dateadd(
-                        'day', days ~ ' - days_since_previous_activity', 'activity_date'
-                    ) }} as date
+                    {{ dbt.dateadd('day', days ~ ' - gap_days', 'activity_date') }} as date
                 )
-            end as span_start,
-            cast({{ dbt.dateadd('day', days, 'activity_date') }} as date) as span_stop
-        from user_days
+            end as change_day,
+            user_count as audience_change
+        from day_gaps
+        union all
+        select
+            {{ days }} as window_days,
+            cast({{ dbt.dateadd('day', days, 'activity_date') }} as date) as change_day,
+            -user_count as audience_change
+        from day_gaps
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
-),
-
-audience_edges as (
-    select
-        window_days,
-        span_start as change_day,
-        1 as audience_change
-    from audience_spans
-    union all
-    select
-        window_days,
-        span_stop as change_day,
-        -1 as audience_change
-    from audience_spans
 ),
 
 audience_changes as (
@@ -372,8 +360,8 @@ audience_on_measured_days as (
 daily_active as (
     select
         activity_date,
-        count(*) as daily_active_users
-    from user_days
+        sum(user_count) as daily_active_users
+    from day_gaps
     group by activity_date
 ),
 
