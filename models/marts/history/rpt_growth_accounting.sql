@@ -288,7 +288,7 @@ compared as (
 -- window), so the user-days are counted once by day and gap, and the spans are computed from
 -- those few thousand counts; and the join of each period with the few hundred days on which the
 -- count changes replaces a range join of every period with its last 30 days of user-days.
-day_gaps as (
+capped_gaps as (
     select
         activity_date,
         case
@@ -296,17 +296,17 @@ day_gaps as (
                 days_since_previous_activity is null or days_since_previous_activity >= 30
                 then 30
             else days_since_previous_activity
-        end as gap_days,
-        count(*) as user_count
+        end as gap_days
     from user_days
-    group by
+),
+
+day_gaps as (
+    select
         activity_date,
-        case
-            when
-                days_since_previous_activity is null or days_since_previous_activity >= 30
-                then 30
-            else days_since_previous_activity
-        end
+        gap_days,
+        count(*) as user_count
+    from capped_gaps
+    group by activity_date, gap_days
 ),
 
 audience_edges as (
