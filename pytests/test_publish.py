@@ -85,11 +85,12 @@ def published_users(serving: Path) -> tuple[str, int]:
     return version, count
 
 
-def test_publishes_every_marts_table_and_nothing_else(tmp_path: Path) -> None:
+@pytest.mark.parametrize("copies", [False, True], ids=["views", "copies"])
+def test_publishes_every_marts_table_and_nothing_else(tmp_path: Path, copies: bool) -> None:
     warehouse = make_warehouse(tmp_path / "build.duckdb")
     serving = tmp_path / "serving"
 
-    result = publish(warehouse, serving)
+    result = publish(warehouse, serving, copies=copies)
 
     assert isinstance(result, PublishResult)
     assert result.serving_db == serving / "strata.duckdb"
@@ -105,11 +106,25 @@ def test_publishes_every_marts_table_and_nothing_else(tmp_path: Path) -> None:
             "SELECT table_schema || '.' || table_name, table_type FROM information_schema.tables"
             " WHERE table_catalog = 'strata' ORDER BY 1"
         ).fetchall()
+        # by default each table is a view of its Parquet file in the version folder, by its
+        # absolute path; with copies, a copy of the table
         assert published == [
-            *[(name, "BASE TABLE") for name in SOURCE_TABLES],
+            *[(name, "BASE TABLE" if copies else "VIEW") for name in SOURCE_TABLES],
             ("strata_meta.holdout_rules", "BASE TABLE"),
             ("strata_meta.publication", "BASE TABLE"),
-        ]  # no staging table, no view; the publication's own record and its holdout rules
+        ]  # no staging table, no view of the warehouse; the publication's record and holdouts
+        views = dict(
+            con.execute(
+                "SELECT schema_name || '.' || view_name, sql FROM duckdb_views()"
+                " WHERE database_name = 'strata' AND NOT internal"
+            ).fetchall()
+        )
+        if copies:
+            assert views == {}
+        else:
+            assert sorted(views) == SOURCE_TABLES
+            for name, sql in views.items():
+                assert f"'{result.parquet_dir.resolve() / name}.parquet'" in sql
         for name in SOURCE_TABLES:
             assert rows(con, name) == rows(con, f"source.{name}")
             assert columns(con, "strata", name) == columns(con, "source", name)
@@ -230,7 +245,9 @@ def _onto_serving_db(source: Path, target: Path) -> bool:
 FAILURES = {
     # Step 1, midway: the Parquet files are written, the version folder is not yet in place.
     "parquet written": ("_write_parquet", lambda original: _fail_first(original, after=True)),
-    # Between steps 1 and 2: the version folder is in place, the serving tables are not copied.
+    # Between steps 1 and 2: the version folder is in place, the serving views are not made.
+    "views created": ("_create_views", _fail_first),
+    # The same with copies (setting serving_copies): the serving tables are not copied.
     "tables copied": ("_copy_tables", _fail_first),
     # Step 3: the serving file is complete in its temp file, replacing it fails.
     "serving replace": (
@@ -249,7 +266,10 @@ def test_a_failure_at_any_step_leaves_the_previous_publication(
     case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     serving = tmp_path / "serving"
-    old = publish(make_warehouse(tmp_path / "old.duckdb", users=5, tag="old"), serving)
+    copies = case == "tables copied"
+    old = publish(
+        make_warehouse(tmp_path / "old.duckdb", users=5, tag="old"), serving, copies=copies
+    )
     new_warehouse = make_warehouse(tmp_path / "new.duckdb", users=9, tag="new")
     before = sorted(str(path.relative_to(serving)) for path in serving.rglob("*"))
     # A reader that has the old serving file open while the publish fails and rolls back.
@@ -259,7 +279,7 @@ def test_a_failure_at_any_step_leaves_the_previous_publication(
     name, make = FAILURES[case]
     monkeypatch.setattr(publish_module, name, make(getattr(publish_module, name)))
     with pytest.raises(PublishError, match="simulated crash") as raised:
-        publish(new_warehouse, serving)
+        publish(new_warehouse, serving, copies=copies)
     assert str(new_warehouse) in str(raised.value)
     monkeypatch.undo()
 
@@ -365,14 +385,21 @@ READER = textwrap.dedent(
 )
 
 
-def test_readers_see_whole_versions_while_new_ones_are_published(tmp_path: Path) -> None:
+@pytest.mark.parametrize("copies", [False, True], ids=["views", "copies"])
+def test_readers_see_whole_versions_while_new_ones_are_published(
+    tmp_path: Path, copies: bool
+) -> None:
+    """A held connection keeps its version, whole: with copies, even once its version folder is
+    pruned (it reads the old file); with views, while its folder is kept, so here the four
+    versions are all kept (a pruned version is the next test's)."""
     serving = tmp_path / "serving"
+    keep = 2 if copies else 4
     counts = {f"v{index}": 100 * (index + 1) for index in range(4)}  # distinct per version
     warehouses = {
         version: make_warehouse(tmp_path / f"{version}.duckdb", users=count, tag=version)
         for version, count in counts.items()
     }
-    publish(warehouses["v0"], serving, version="v0")
+    publish(warehouses["v0"], serving, version="v0", copies=copies)
     stop = tmp_path / "stop"
     started = time.monotonic()
     readers = {
@@ -399,7 +426,7 @@ def test_readers_see_whole_versions_while_new_ones_are_published(tmp_path: Path)
             assert reader.stdout.readline().strip() == "ready"
         for version in ("v1", "v2", "v3"):
             time.sleep(0.25)
-            publish(warehouses[version], serving, version=version, keep=2)
+            publish(warehouses[version], serving, version=version, keep=keep, copies=copies)
         time.sleep(0.25)
         stop.touch()
         reports = {}
@@ -424,8 +451,34 @@ def test_readers_see_whole_versions_while_new_ones_are_published(tmp_path: Path)
     assert seen == sorted(seen)
     # And a new connection from here sees the newest version.
     assert published_users(serving) == ("v3", counts["v3"])
-    assert list_versions(serving) == ["v2", "v3"]
+    assert list_versions(serving) == (["v2", "v3"] if copies else ["v0", "v1", "v2", "v3"])
     assert time.monotonic() - started < 10
+
+
+def test_a_connection_held_past_its_pruned_version_fails_rather_than_mixing(
+    tmp_path: Path,
+) -> None:
+    """With views, a connection opened on a version reads that version's Parquet files; once
+    more publishes than `keep` have pruned them, its queries fail naming the missing file, and
+    never read another version's rows. A new connection reads the current version."""
+    serving = tmp_path / "serving"
+    publish(make_warehouse(tmp_path / "v0.duckdb", users=5, tag="v0"), serving, version="v0")
+    held = duckdb.connect(str(serving / "strata.duckdb"), read_only=True)
+    try:
+        assert held.execute("SELECT count(*) FROM marts.dim_users").fetchone() == (5,)
+        publish(make_warehouse(tmp_path / "v1.duckdb", users=7, tag="v1"), serving, version="v1")
+        # kept: the held connection still reads its own version, whole
+        assert held.execute("SELECT count(*) FROM marts.dim_users").fetchone() == (5,)
+        publish(
+            make_warehouse(tmp_path / "v2.duckdb", users=9, tag="v2"), serving, version="v2",
+            keep=1,
+        )  # fmt: skip
+        assert list_versions(serving) == ["v2"]
+        with pytest.raises(duckdb.Error, match=r"versions/v0/marts\.dim_users\.parquet"):
+            held.execute("SELECT count(*) FROM marts.dim_users").fetchone()
+    finally:
+        held.close()
+    assert published_users(serving) == ("v2", 9)
 
 
 def test_errors_name_the_problem(tmp_path: Path) -> None:

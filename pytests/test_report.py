@@ -15,7 +15,6 @@ import json
 import math
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,10 +72,38 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
     )
     assert result.exit_code == 0, result.output
+    # copies (setting serving_copies): the tests below copy this file and drop, empty or add
+    # marts in the copy, which needs the marts in the file itself; the default publication, views
+    # of the version's Parquet files, is read by the next test
     published = publish(
-        warehouse, folder / "serving", build={"build_id": BUILD_ID, "as_of_date": AS_OF}
+        warehouse,
+        folder / "serving",
+        build={"build_id": BUILD_ID, "as_of_date": AS_OF},
+        copies=True,
     )
     return published.serving_db
+
+
+def test_a_publication_of_views_gives_the_same_report(
+    serving: Path, report: tuple, tmp_path: Path
+) -> None:
+    """The default publication: the marts are views of the version's Parquet files, which the
+    report reads with every other file access switched off."""
+    published = publish(
+        serving.parent.parent / "warehouse.duckdb",
+        tmp_path / "serving",
+        build={"build_id": BUILD_ID, "as_of_date": AS_OF},
+    )
+    with duckdb.connect(str(published.serving_db), read_only=True) as con:
+        assert con.execute("select count(*) from duckdb_views() where not internal").fetchone()[0]
+        marts = "select count(*) from duckdb_tables() where schema_name = 'marts'"
+        assert con.execute(marts).fetchone()[0] == 0
+    result = build_report(published.serving_db, tmp_path / REPORT_FILE)
+    expected, page = report
+    assert (result.sections, result.unavailable) == (expected.sections, expected.unavailable)
+    assert island(result.path.read_text(encoding="utf-8"), "strata-data") == island(
+        page, "strata-data"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -126,9 +153,19 @@ def columns_of(db: Path, table: str) -> set[str]:
 
 
 def copy_of(serving: Path, folder: Path) -> Path:
-    """A private copy of the serving file, to drop, empty or add marts in."""
+    """A private copy of the serving file, to drop, empty or add marts in: every table, and every
+    mart a view of the published Parquet files, copied into a file of tables."""
     target = folder / "strata.duckdb"
-    shutil.copyfile(serving, target)
+    with duckdb.connect(str(target)) as con:
+        con.execute(f"attach '{serving}' as source (read_only)")
+        relations = con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'source'"
+            " union all select schema_name, view_name from duckdb_views()"
+            " where database_name = 'source' and not internal"
+        ).fetchall()
+        for schema, name in relations:
+            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create table {schema}.{name} as select * from source.{schema}.{name}")
     return target
 
 

@@ -70,6 +70,8 @@ class RunOptions:
     # audiences published (strata/triggers.py); `trigger_as_of` pins the moment M.
     intraday: bool = False
     trigger_as_of: str | None = None
+    # a copy of every table in the serving file rather than views of the version's Parquet
+    serving_copies: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **given: Any) -> RunOptions:
@@ -78,6 +80,7 @@ class RunOptions:
         return cls(
             serving_dir=settings.serving,
             keep_versions=settings.keep_versions,
+            serving_copies=settings.serving_copies,
             lock_wait_seconds=settings.lock_wait_seconds,
             retries=settings.retries,
             retry_backoff_seconds=settings.retry_backoff_seconds,
@@ -774,6 +777,7 @@ def _publish(
                 "accepted_anomalies": record.accepted_anomalies,
             },
             after=_report_writer(build.get("build_id"), as_of, outcome),
+            copies=options.serving_copies,
         )
     except PublishError as error:
         record.status, record.message = "failed", f"publish failed: {error}"

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
         None, description="published for BI [beside the warehouse]", examples=["/srv/strata"]
     )
     keep_versions: int = Field(3, ge=1, description="published versions kept")
+    serving_copies: bool = Field(
+        False, description="serving file holds table copies, not views of the Parquet"
+    )
     lock_wait_seconds: float = Field(
         0.0, ge=0, description="wait this long for another run's lock (else exit 3)"
     )

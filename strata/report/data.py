@@ -95,8 +95,11 @@ class Serving:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
+        # the marts are views of the version's Parquet files, or tables (setting serving_copies)
         rows = con.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = 'serving'"
+            " union all select schema_name, view_name from duckdb_views()"
+            " where database_name = 'serving' and not internal"
         ).fetchall()
         self._tables = {f"{schema}.{name}" for schema, name in rows}
         self._columns: dict[str, set[str]] = {}
@@ -109,8 +112,9 @@ class Serving:
         Attaching (rather than ``duckdb.connect(path)``) sidesteps DuckDB's per-process cache of
         database instances: a process that holds the serving file open (publish, a BI tool in the
         same process) would otherwise hand back its cached, possibly older, instance, or refuse a
-        read-only connection beside its read-write one. File access is switched off afterwards, so
-        the report can read nothing but the marts.
+        read-only connection beside its read-write one. File access is switched off afterwards,
+        but for the serving folder's published versions, whose Parquet files the marts' views
+        read: the report can read nothing but the marts.
         """
         path = Path(path)
         if not path.is_file():
@@ -120,6 +124,8 @@ class Serving:
             literal = "'" + str(path).replace("'", "''") + "'"
             con.execute(f"attach {literal} as serving (read_only)")
             con.execute("use serving")
+            versions = "'" + str(path.resolve().parent / "versions").replace("'", "''") + "/'"
+            con.execute(f"set allowed_directories = [{versions}]")
             con.execute("set enable_external_access = false")
             yield cls(con)
         finally:
