@@ -489,14 +489,21 @@ def _columns(
 def _write_parquet(
     con: duckdb.DuckDBPyConnection, tables: list[_Table], folder: Path
 ) -> dict[str, int]:
-    """One ``<schema>.<table>.parquet`` per table into ``folder``; returns rows written."""
+    """One ``<schema>.<table>.parquet`` per table into ``folder``; returns rows written.
+
+    The rows of a table have no order, so DuckDB need not keep the stored one: it then writes a
+    file's row groups from both cores (at 1M users 5.7 s against 6.7 s for every mart)."""
     rows: dict[str, int] = {}
-    for table in tables:
-        target = folder / f"{table.qualified}.parquet"
-        written = con.execute(
-            f"COPY (SELECT * FROM build.{table.sql}) TO {_literal(target)} (FORMAT parquet)"
-        ).fetchone()
-        rows[table.qualified] = int(written[0]) if written else 0
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        for table in tables:
+            target = folder / f"{table.qualified}.parquet"
+            written = con.execute(
+                f"COPY (SELECT * FROM build.{table.sql}) TO {_literal(target)} (FORMAT parquet)"
+            ).fetchone()
+            rows[table.qualified] = int(written[0]) if written else 0
+    finally:
+        con.execute("RESET preserve_insertion_order")
     return rows
 
 
