@@ -56,12 +56,18 @@ calendar_days as (
 day_period_ends as (
     select
         calendar_day,
-        {{ period_end(grain, 'calendar_day') }} as period_end_of_day,
+        period_end_of_day,
         case
-            when {{ period_end(grain, 'calendar_day') }} = calendar_day then calendar_day
-            else cast({{ dbt.dateadd('day', -1, dbt.date_trunc(grain, 'calendar_day')) }} as date)
+            when period_end_of_day = calendar_day then calendar_day else previous_period_end
         end as period_end_by_day
-    from calendar_days
+    from (
+        select
+            calendar_day,
+            {{ period_end(grain, 'calendar_day') }} as period_end_of_day,
+            cast({{ dbt.dateadd('day', -1, dbt.date_trunc(grain, 'calendar_day')) }} as date)
+                as previous_period_end
+        from calendar_days
+    ) as calendar_periods
 ),
 
 -- Lifecycle stages come from spells, not from every user at every period end: a spell is the
@@ -113,37 +119,25 @@ lifecycle_arrivals as (
     group by first_period_end, coalesce(previous_stage, 'none'), lifecycle_stage
 ),
 
--- A stay in a spell, at each of its later period ends: counted as the spells entering a stay
--- from the period end after their first, less those leaving after their last, summed up to each
--- period end (a few rows per stage and period end, not one per user and period end).
+-- A stay in a spell, at each of its later period ends: at a period end P, the spells whose first
+-- period end is before P less those whose last is before P (a few rows per stage and period end,
+-- not one per user and period end; and no date arithmetic, which Spark spells out at length).
 stay_changes as (
     select
         lifecycle_stage,
-        {{ period_end(grain, dbt.dateadd('day', 1, 'first_period_end')) }} as change_period_end,
-        spell_count as stay_change
-    from (
-        select
-            lifecycle_stage,
-            first_period_end,
-            count(*) as spell_count
-        from positional_spells
-        where last_period_end > first_period_end
-        group by lifecycle_stage, first_period_end
-    ) as entering
+        first_period_end as change_period_end,
+        count(*) as stay_change
+    from positional_spells
+    where last_period_end > first_period_end
+    group by lifecycle_stage, first_period_end
     union all
     select
         lifecycle_stage,
-        {{ period_end(grain, dbt.dateadd('day', 1, 'last_period_end')) }} as change_period_end,
-        -spell_count as stay_change
-    from (
-        select
-            lifecycle_stage,
-            last_period_end,
-            count(*) as spell_count
-        from positional_spells
-        where last_period_end > first_period_end
-        group by lifecycle_stage, last_period_end
-    ) as leaving
+        last_period_end as change_period_end,
+        -count(*) as stay_change
+    from positional_spells
+    where last_period_end > first_period_end
+    group by lifecycle_stage, last_period_end
 ),
 
 lifecycle_stays as (
@@ -154,7 +148,7 @@ lifecycle_stays as (
         sum(stay_changes.stay_change) as user_count
     from complete_period_ends
     inner join stay_changes
-        on complete_period_ends.period_end >= stay_changes.change_period_end
+        on complete_period_ends.period_end > stay_changes.change_period_end
     group by complete_period_ends.period_end, stay_changes.lifecycle_stage
 ),
 
