@@ -547,39 +547,47 @@ def _create_views(
     con: duckdb.DuckDBPyConnection, tables: list[_Table], folder: Path
 ) -> dict[str, int]:
     """One view per table in the serving file over its Parquet file in ``folder`` (the version
-    folder, in place); returns row counts. Column names and types are checked against the
-    warehouse's: a type that did not survive Parquet would fail here, not in a dashboard."""
-    rows: dict[str, int] = {}
-    catalog = con.execute("SELECT current_database()").fetchone()[0]
-    for schema in sorted({table.schema for table in tables}):
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
-    for table in tables:
-        parquet = folder / f"{table.qualified}.parquet"
-        con.execute(f"CREATE VIEW {table.sql} AS SELECT * FROM read_parquet({_literal(parquet)})")
-        viewed = _columns(con, catalog, table.schema, table.name)
-        if viewed != table.columns:
-            raise PublishError(
-                f"columns of {table.qualified} changed through Parquet: {table.columns} -> {viewed}"
-            )
-        rows[table.qualified] = con.execute(f"SELECT count(*) FROM {table.sql}").fetchone()[0]
-    return rows
+    folder, in place); returns row counts. A type that did not survive Parquet fails here, not
+    in a dashboard."""
+    return _serve(
+        con,
+        tables,
+        lambda table: "CREATE VIEW {} AS SELECT * FROM read_parquet({})".format(
+            table.sql, _literal(folder / f"{table.qualified}.parquet")
+        ),
+        "through Parquet",
+    )
 
 
 def _copy_tables(con: duckdb.DuckDBPyConnection, tables: list[_Table]) -> dict[str, int]:
-    """Copy every table into the serving file under the same schema and name; returns row counts.
+    """Copy every table into the serving file under the same schema and name; returns row
+    counts."""
+    return _serve(
+        con,
+        tables,
+        lambda table: f"CREATE TABLE {table.sql} AS SELECT * FROM build.{table.sql}",
+        "in the copy",
+    )
 
-    Column names and types are checked against the warehouse after the copy.
-    """
+
+def _serve(
+    con: duckdb.DuckDBPyConnection,
+    tables: list[_Table],
+    statement: Callable[[_Table], str],
+    how: str,
+) -> dict[str, int]:
+    """Each table made in the serving file by ``statement`` (a view or a copy), under its own
+    schema and name; its columns and types checked against the warehouse's; the row counts."""
     rows: dict[str, int] = {}
     catalog = con.execute("SELECT current_database()").fetchone()[0]
     for schema in sorted({table.schema for table in tables}):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
     for table in tables:
-        con.execute(f"CREATE TABLE {table.sql} AS SELECT * FROM build.{table.sql}")
-        copied = _columns(con, catalog, table.schema, table.name)
-        if copied != table.columns:
+        con.execute(statement(table))
+        served = _columns(con, catalog, table.schema, table.name)
+        if served != table.columns:
             raise PublishError(
-                f"columns of {table.qualified} changed in the copy: {table.columns} -> {copied}"
+                f"columns of {table.qualified} changed {how}: {table.columns} -> {served}"
             )
         rows[table.qualified] = con.execute(f"SELECT count(*) FROM {table.sql}").fetchone()[0]
     return rows

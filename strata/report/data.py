@@ -121,10 +121,9 @@ class Serving:
             raise FileNotFoundError(f"serving database {path} does not exist")
         con = duckdb.connect(":memory:")
         try:
-            literal = "'" + str(path).replace("'", "''") + "'"
-            con.execute(f"attach {literal} as serving (read_only)")
+            con.execute(f"attach {_text(path)} as serving (read_only)")
             con.execute("use serving")
-            versions = "'" + str(path.resolve().parent / "versions").replace("'", "''") + "/'"
+            versions = _text(path.resolve().parent / "versions", folder=True)
             con.execute(f"set allowed_directories = [{versions}]")
             con.execute("set enable_external_access = false")
             yield cls(con)
@@ -881,3 +880,10 @@ def audience_portraits(db: Serving, min_share: float = PORTRAIT_MIN_SHARE) -> li
         " order by audience_name, dimension, side",
         [min_share],
     )
+
+
+def _text(path: Path, folder: bool = False) -> str:
+    """A path as a SQL string literal; a folder's with its trailing slash, as DuckDB's
+    allowed_directories wants it."""
+    text = str(path) + ("/" if folder else "")
+    return "'" + text.replace("'", "''") + "'"
