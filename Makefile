@@ -124,6 +124,13 @@ SPARK_DEMO_END := 2026-06-30
 # Compared two days before the data ends, so that rows after D exist and rpt_data_notes has
 # sentences to compare (their numbers are formatted by engine-specific SQL).
 SPARK_DEMO_AS_OF := 2026-06-28
+# Before the compared run, the demo's snapshots are built as a backfill for a later day with a
+# later var rfm_snapshot_begin leaves them (compare_engines, $(5) to $(7)): the compared run must
+# drop the month end after its own D (2026-06-30), keep March to May, and append every month
+# before March.
+SPARK_DEMO_EARLIER := 2026-06-30
+SPARK_DEMO_EARLIER_VARS := {rfm_snapshot_begin: "2026-03-01"}
+SPARK_DEMO_LAYOUT := STRATA_RAW_TABLES=orders,sessions STRATA_RAW_LAYOUT=orders=orders.parquet,sessions=sessions/
 
 install-spark: $(SPARK_STAMP)
 
@@ -140,9 +147,23 @@ $(SPARK_STAMP): $(STAMP)
 # its uploaded list, or the project's). The fixture is dirt by design: its quarantine
 # guards are lifted on both engines. The trigger models (schema triggers) are computed for the
 # same moment on both: 20:00 UTC on the as-of date.
+# $(5), optional: another as-of date, $(6) the raw tables' layout on Spark (env, as the CLI names
+# it) and $(7) the vars of that build. Spark's one incremental model, fct_user_rfm_snapshots, is
+# then first built for that date and those vars with what it reads, as an earlier run leaves it,
+# so that the compared `strata run` updates it in place (stale snapshot dates dropped as
+# partitions, missing ones appended) and must still equal DuckDB's fresh build. Every other model
+# is a full rebuild on Spark.
 SPARK_VARS := {guard_max_quarantined_share: 1, guard_max_new_quarantined_share: 1}
+define spark_earlier_snapshots
+	STRATA_SPARK_DIR=$(CURDIR)/$(SPARK_WORK)/$(1)/spark SPARK_LOCAL_IP=127.0.0.1 \
+		STRATA_RAW_DIR=$(CURDIR)/$(2) $(4) STRATA_AS_OF_DATE=$(3) \
+		DBT_TARGET_PATH=target/engines-spark-earlier $(BIN)/dbt build --quiet --target spark \
+		--select +fct_user_rfm_snapshots --exclude-resource-type test \
+		--exclude-resource-type unit_test --vars '$(5)'
+endef
 define compare_engines
 	rm -rf $(SPARK_WORK)/$(1) && mkdir -p $(SPARK_WORK)/$(1)/spark
+	$(if $(5),$(call spark_earlier_snapshots,$(1),$(2),$(5),$(6),$(7)))
 	STRATA_RAW_DIR=$(CURDIR)/$(2) STRATA_DB_PATH=$(SPARK_WORK)/$(1)/duckdb.duckdb \
 		STRATA_AS_OF_DATE=$(3) STRATA_TRIGGER_AS_OF=$(3)T20:00:00 DBT_TARGET_PATH=target/engines-duckdb \
 		$(BIN)/dbt build --quiet --fail-fast --vars "$$($(BIN)/strata audiences vars --dir $(4) \
@@ -170,7 +191,7 @@ test-spark: install-spark
 	# Spark reads each table by the path the CLI's listing names (env STRATA_RAW_LAYOUT).
 	mkdir -p $(SPARK_WORK)/demo-data/sessions
 	mv $(SPARK_WORK)/demo-data/sessions.parquet $(SPARK_WORK)/demo-data/sessions/part-0.parquet
-	$(call compare_engines,demo,$(SPARK_WORK)/demo-data,$(SPARK_DEMO_AS_OF),audiences)
+	$(call compare_engines,demo,$(SPARK_WORK)/demo-data,$(SPARK_DEMO_AS_OF),audiences,$(SPARK_DEMO_EARLIER),$(SPARK_DEMO_LAYOUT),$(SPARK_DEMO_EARLIER_VARS))
 	$(BIN)/strata status --db $(SPARK_WORK)/demo/spark/state.duckdb --limit 1
 
 # ---- Benchmark (issue #9, docs/benchmarks.md): prints figures, asserts none ----
