@@ -103,6 +103,7 @@ from strata.atomic_files import (
 )
 from strata.audiences.exports import AUDIENCES_DIR, write_exports
 from strata.locking import FileLock, LockHeld
+from strata.sql_text import literal
 
 __all__ = [
     "PublishError",
@@ -163,10 +164,6 @@ class _Table:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str | Path) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 # --- reading the serving location ------------------------------------------------------------
@@ -416,7 +413,7 @@ def _build(
     con = duckdb.connect(str(attempt.serving_tmp))
     try:
         try:
-            con.execute(f"ATTACH {_literal(warehouse.resolve())} AS build (READ_ONLY)")
+            con.execute(f"ATTACH {literal(warehouse.resolve())} AS build (READ_ONLY)")
         except duckdb.Error as error:
             raise PublishError(f"cannot open warehouse {warehouse} read-only: {error}") from error
         tables = _list_tables(con, schemas)
@@ -499,7 +496,7 @@ def _write_parquet(
         for table in tables:
             target = folder / f"{table.qualified}.parquet"
             written = con.execute(
-                f"COPY (SELECT * FROM build.{table.sql}) TO {_literal(target)} (FORMAT parquet)"
+                f"COPY (SELECT * FROM build.{table.sql}) TO {literal(target)} (FORMAT parquet)"
             ).fetchone()
             rows[table.qualified] = int(written[0]) if written else 0
     finally:
@@ -553,7 +550,7 @@ def _create_views(
         con,
         tables,
         lambda table: "CREATE VIEW {} AS SELECT * FROM read_parquet({})".format(
-            table.sql, _literal(folder / f"{table.qualified}.parquet")
+            table.sql, literal(folder / f"{table.qualified}.parquet")
         ),
         "through Parquet",
     )

@@ -26,6 +26,8 @@ from typing import Any
 
 import duckdb
 
+from strata.sql_text import literal
+
 AUDIENCES_DIR = "audiences"
 MEMBERS = "members"
 CHANGES = "changes"
@@ -34,10 +36,6 @@ EXPORT_MANIFEST = "manifest.json"
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str | Path) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def audiences(con: duckdb.DuckDBPyConnection, catalog: str) -> list[dict[str, Any]]:
@@ -74,7 +72,7 @@ def members_sql(catalog: str, audience: dict[str, Any]) -> str:
         f"from {_ident(catalog)}.marts.fct_audience_memberships as memberships "
         f"inner join {_ident(catalog)}.marts.dim_users as users "
         f"on memberships.user_id = users.user_id "
-        f"where memberships.audience_name = {_literal(audience['name'])} "
+        f"where memberships.audience_name = {literal(audience['name'])} "
         f"and memberships.is_current and not memberships.is_holdout "
         f"order by memberships.user_id"
     )
@@ -98,11 +96,11 @@ def _write_pair(con: duckdb.DuckDBPyConnection, relation: str, folder: Path, ste
     """`stem`.parquet and `stem`.csv of a relation; returns the rows written."""
     columns = [(row[0], row[1]) for row in con.execute(f"describe {relation}").fetchall()]
     written = con.execute(
-        f"copy (select * from {relation}) to {_literal(folder / (stem + '.parquet'))} "
+        f"copy (select * from {relation}) to {literal(folder / (stem + '.parquet'))} "
         "(format parquet)"
     ).fetchone()
     con.execute(
-        f"copy ({_csv_select(relation, columns)}) to {_literal(folder / (stem + '.csv'))} "
+        f"copy ({_csv_select(relation, columns)}) to {literal(folder / (stem + '.csv'))} "
         "(format csv, header true, delimiter ',', quote '\"', escape '\"', force_quote *, "
         "new_line '\\n')"
     )
@@ -133,7 +131,7 @@ def write_exports(
     for audience in audiences(con, catalog):
         held_out = con.execute(
             f"select count(*) from {_ident(catalog)}.marts.fct_audience_memberships "
-            f"where audience_name = {_literal(audience['name'])} and is_current and is_holdout"
+            f"where audience_name = {literal(audience['name'])} and is_current and is_holdout"
         ).fetchone()[0]
         counts[audience["name"]] = write_export(
             con,
@@ -170,7 +168,7 @@ def write_export(
     if before is not None and before.is_file():
         con.execute(
             "create or replace temp table export_before as "
-            f"select * from read_parquet({_literal(before)})"
+            f"select * from read_parquet({literal(before)})"
         )
         shared = [
             row[0]

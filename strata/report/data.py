@@ -22,6 +22,8 @@ from typing import Any
 
 import duckdb
 
+from strata.sql_text import literal
+
 __all__ = [
     "MartUnavailable",
     "Row",
@@ -121,9 +123,10 @@ class Serving:
             raise FileNotFoundError(f"serving database {path} does not exist")
         con = duckdb.connect(":memory:")
         try:
-            con.execute(f"attach {_text(path)} as serving (read_only)")
+            con.execute(f"attach {literal(path)} as serving (read_only)")
             con.execute("use serving")
-            versions = _text(path.resolve().parent / "versions", folder=True)
+            # a folder with its trailing slash, as DuckDB's allowed_directories wants it
+            versions = literal(f"{path.resolve().parent / 'versions'}/")
             con.execute(f"set allowed_directories = [{versions}]")
             con.execute("set enable_external_access = false")
             yield cls(con)
@@ -880,10 +883,3 @@ def audience_portraits(db: Serving, min_share: float = PORTRAIT_MIN_SHARE) -> li
         " order by audience_name, dimension, side",
         [min_share],
     )
-
-
-def _text(path: Path, folder: bool = False) -> str:
-    """A path as a SQL string literal; a folder's with its trailing slash, as DuckDB's
-    allowed_directories wants it."""
-    text = str(path) + ("/" if folder else "")
-    return "'" + text.replace("'", "''") + "'"
